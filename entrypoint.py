@@ -1,5 +1,94 @@
-"""Placeholder replaced by the identity work (issue 3)."""
+#!/usr/bin/env python3
+"""openclaw-entrypoint: give an OpenClaw agent a stable device identity, then ``exec`` its command.
+
+    openclaw-entrypoint [options] -- COMMAND [ARG...]   ensure the identity, drop to the agent user, exec
+    openclaw-entrypoint --init-only                     ensure, materialize and publish, then exit 0
+    openclaw-entrypoint --show                          print the public identity as JSON (writes nothing)
+
+The entrypoint never stays resident: after ``exec`` the agent owns the PID, its signals and its exit
+code. Settings and their variables are described in docs/identity.md. Imports only the standard library,
+``cryptography`` and ``sidecar.identity`` so that it starts fast in small agent images.
+
+Exit codes before exec: 0 ok (--init-only/--show), 2 usage or configuration, 3 corrupt identity,
+4 conflicting identities, 5 read-only location, 6 other identity problem, 126/127 command not
+executable/not found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from sidecar.errors import (
+    ConfigError,
+    IdentityConflict,
+    IdentityCorrupt,
+    IdentityError,
+    IdentityReadOnly,
+    PairingError,
+)
+from sidecar.identity import privileges
+from sidecar.identity.config import parse
+from sidecar.identity.ensure import ensure, show
+
+PROG = "openclaw-entrypoint"
+EXIT_CODES: tuple[tuple[type[PairingError], int], ...] = (
+    (ConfigError, 2),
+    (IdentityCorrupt, 3),
+    (IdentityConflict, 4),
+    (IdentityReadOnly, 5),
+    (IdentityError, 6),
+)
 
 
-def main() -> int:
-    raise SystemExit("not implemented yet")
+def exit_code(exc: PairingError) -> int:
+    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        cfg = parse(argv, os.environ)
+        if cfg.action == "show":
+            print(json.dumps(show(cfg).public(cfg.slot_name).to_json(), indent=2), flush=True)
+            return 0
+        result = ensure(cfg, os.environ)
+    except PairingError as exc:
+        _log(f"{PROG}: error: {exc}")
+        return exit_code(exc)
+    for warning in result.warnings:
+        _log(f"{PROG}: warning: {warning}")
+    for moved in result.moved_aside:
+        _log(f"{PROG}: --regenerate: kept the damaged identity as {moved}")
+    _log(result.log_line())
+    if cfg.action == "init":
+        return 0
+
+    env = dict(os.environ)
+    env["OPENCLAW_DEVICE_IDENTITY_FILE"] = str(result.identity_file)
+    env["OPENCLAW_STATE_DIR"] = str(result.state_dir)  # pin the dir the identity was written to
+    env["HOME"] = cfg.home
+    try:
+        privileges.drop_privileges(cfg.uid, cfg.gid, env)
+    except (ConfigError, OSError) as exc:
+        _log(f"{PROG}: error: cannot drop privileges to OPENCLAW_UID={cfg.uid} OPENCLAW_GID={cfg.gid}: {exc}")
+        return 2
+    try:
+        os.execvpe(cfg.command[0], list(cfg.command), env)  # noqa: S606 - exec is the point
+    except FileNotFoundError:
+        _log(f"{PROG}: error: command not found: {cfg.command[0]}")
+        return 127
+    except OSError as exc:
+        _log(f"{PROG}: error: cannot execute {cfg.command[0]}: {exc.strerror}")
+        return 126
+    return 0  # not reached: exec replaced this process
+
+
+if __name__ == "__main__":
+    sys.exit(main())

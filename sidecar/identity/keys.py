@@ -111,7 +111,8 @@ class PublicIdentity:
 
 def _pem_for_raw(raw: bytes) -> str:
     key = Ed25519PublicKey.from_public_bytes(raw)
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode()
 
 
 class DeviceIdentity:
@@ -194,7 +195,9 @@ class DeviceIdentity:
         }
 
     def public(self, slot: str | None = None) -> PublicIdentity:
-        return PublicIdentity(self.device_id, self.public_key_b64url, self.public_key_pem, self.created_at_ms, slot)
+        return PublicIdentity(
+            self.device_id, self.public_key_b64url, self.public_key_pem, self.created_at_ms, slot
+        )
 
     # --- signing -----------------------------------------------------------------------------
 

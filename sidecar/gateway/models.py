@@ -1,0 +1,429 @@
+"""Typed views of what the gateway sends: pending requests, paired devices, hello-ok, events.
+
+Required fields are checked strictly (a request we cannot read must never be approved — fail closed);
+fields we do not know are kept, unchanged, in ``extra`` so newer gateways keep working and ``--json``
+output stays faithful. Token values are never kept: paired-device tokens are reduced to role + scopes,
+and any token-like key is dropped from ``extra`` (``hello-ok.auth.deviceToken`` and friends included).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sidecar.errors import ProtocolError
+
+DEVICE_ID_RE = re.compile(r"^[a-f0-9]{64}$")
+_SECRET_KEYS = frozenset({"token", "devicetoken", "bootstraptoken", "recoveryscope", "password", "secret"})
+_SPKI_ED25519_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in _SECRET_KEYS or (lowered.endswith("token") and lowered != "tokens")
+
+
+def scrub(value: Any) -> Any:
+    """A deep copy with every token-like key removed (what may be stored, printed or logged)."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if not (isinstance(k, str) and is_secret_key(k))}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def normalize_public_key(value: str) -> str:
+    """SPKI PEM / base64 / base64url Ed25519 key → raw base64url (as the gateway stores it).
+
+    A dependency-free twin of ``sidecar.identity.keys.normalize_public_key`` (keeps the CLI from loading
+    ``cryptography``); the unit tests check both agree. Raises ValueError.
+    """
+    text = value.strip()
+    if "BEGIN" in text:
+        body = "".join(line for line in text.splitlines() if line and not line.startswith("-----"))
+        der = base64.b64decode(body, validate=True)
+        if len(der) != 44 or not der.startswith(_SPKI_ED25519_PREFIX):
+            raise ValueError("public key PEM is not an Ed25519 SPKI key")
+        return _b64url(der[12:])
+    cleaned = text.replace("+", "-").replace("/", "_").rstrip("=")
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", cleaned):
+        raise ValueError("public key is not base64")
+    raw = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    if len(raw) != 32:
+        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
+    return _b64url(raw)
+
+
+class _Reader:
+    """Pulls typed fields out of one JSON object, naming the object and field in every error."""
+
+    def __init__(self, what: str, data: object) -> None:
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{what} is not a JSON object")
+        self.what, self.data = what, data
+        self.used: set[str] = set()
+
+    def _get(self, key: str) -> Any:
+        self.used.add(key)
+        return self.data.get(key)
+
+    def fail(self, key: str, expected: str) -> ProtocolError:
+        return ProtocolError(f"{self.what}: field {key!r} must be {expected}")
+
+    def text(self, key: str) -> str:
+        value = self._get(key)
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, "a non-empty string")
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, "a string")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise self.fail(key, "a non-negative integer")
+        return value
+
+    def opt_integer(self, key: str) -> int | None:
+        if self._get(key) is None:
+            return None
+        return self.integer(key)
+
+    def flag(self, key: str) -> bool:
+        value = self._get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(key, "a boolean")
+        return value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "a list of strings")
+        return tuple(value)
+
+    def device_id(self, key: str = "deviceId") -> str:
+        value = self.text(key)
+        if not DEVICE_ID_RE.match(value):
+            raise self.fail(key, "64 lower-case hex characters")
+        return value
+
+    def public_key(self, device_id: str, key: str = "publicKey") -> str:
+        try:
+            normalized = normalize_public_key(self.text(key))
+        except ValueError as exc:
+            raise self.fail(key, f"an Ed25519 public key ({exc})") from None
+        raw = base64.urlsafe_b64decode(normalized + "=")
+        if hashlib.sha256(raw).hexdigest() != device_id:
+            raise ProtocolError(f"{self.what}: deviceId is not the SHA-256 of publicKey")
+        return normalized
+
+    def extra(self) -> dict[str, Any]:
+        return {k: scrub(v) for k, v in self.data.items() if k not in self.used and not is_secret_key(k)}
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """One entry of ``device.pair.list`` ``pending`` or a ``device.pair.requested`` payload."""
+
+    request_id: str
+    device_id: str
+    public_key: str  # normalized raw base64url; deviceId verified against it
+    ts: int
+    role: str | None = None
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    remote_ip: str | None = None  # None on loopback (the gateway omits it)
+    silent: bool = False
+    is_repair: bool = False
+    client_id: str | None = None
+    client_mode: str | None = None
+    display_name: str | None = None
+    platform: str | None = None
+    device_family: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: object, what: str = "pending request") -> PendingRequest:
+        r = _Reader(what, data)
+        device_id = r.device_id()
+        role = r.opt_text("role")
+        roles = r.texts("roles") or ((role,) if role else ())
+        return cls(
+            request_id=r.text("requestId"),
+            device_id=device_id,
+            public_key=r.public_key(device_id),
+            ts=r.integer("ts"),
+            role=role,
+            roles=roles,
+            scopes=r.texts("scopes"),
+            remote_ip=r.opt_text("remoteIp") or None,
+            silent=r.flag("silent"),
+            is_repair=r.flag("isRepair"),
+            client_id=r.opt_text("clientId"),
+            client_mode=r.opt_text("clientMode"),
+            display_name=r.opt_text("displayName"),
+            platform=r.opt_text("platform"),
+            device_family=r.opt_text("deviceFamily"),
+            extra=r.extra(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requestId": self.request_id,
+            "deviceId": self.device_id,
+            "publicKey": self.public_key,
+        }
+        for key, value in (
+            ("displayName", self.display_name),
+            ("platform", self.platform),
+            ("deviceFamily", self.device_family),
+            ("clientId", self.client_id),
+            ("clientMode", self.client_mode),
+            ("role", self.role),
+            ("roles", self.roles),
+            ("scopes", self.scopes),
+            ("remoteIp", self.remote_ip),
+            ("silent", self.silent),
+            ("isRepair", self.is_repair),
+            ("ts", self.ts),
+        ):
+            _put(out, key, value)
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    """A paired device's token *without* its value: which role it is for and what it may do."""
+
+    role: str
+    scopes: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role, "scopes": list(self.scopes), **self.extra}
+
+
+def _tokens(r: _Reader) -> tuple[TokenSummary, ...]:
+    raw = r._get("tokens")
+    if raw is None:
+        return ()
+    items = list(raw.values()) if isinstance(raw, dict) else raw  # store shape {role: {...}} or list
+    if not isinstance(items, list):
+        raise r.fail("tokens", "a list")
+    out = []
+    for item in items:
+        t = _Reader(f"{r.what} token", item)
+        out.append(TokenSummary(role=t.text("role"), scopes=t.texts("scopes"), extra=t.extra()))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class PairedDevice:
+    """One entry of ``device.pair.list`` ``paired``."""
+
+    device_id: str
+    public_key: str
+    created_at_ms: int
+    approved_at_ms: int
+    role: str | None = None
+    roles: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    remote_ip: str | None = None
+    client_id: str | None = None
+    client_mode: str | None = None
+    display_name: str | None = None
+    platform: str | None = None
+    device_family: str | None = None
+    approved_via: str | None = None
+    tokens: tuple[TokenSummary, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: object, what: str = "paired device") -> PairedDevice:
+        r = _Reader(what, data)
+        device_id = r.device_id()
+        role = r.opt_text("role")
+        return cls(
+            device_id=device_id,
+            public_key=r.public_key(device_id),
+            created_at_ms=r.integer("createdAtMs"),
+            approved_at_ms=r.integer("approvedAtMs"),
+            role=role,
+            roles=r.texts("roles") or ((role,) if role else ()),
+            scopes=r.texts("scopes"),
+            remote_ip=r.opt_text("remoteIp") or None,
+            client_id=r.opt_text("clientId"),
+            client_mode=r.opt_text("clientMode"),
+            display_name=r.opt_text("displayName"),
+            platform=r.opt_text("platform"),
+            device_family=r.opt_text("deviceFamily"),
+            approved_via=r.opt_text("approvedVia"),
+            tokens=_tokens(r),
+            extra=r.extra(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"deviceId": self.device_id, "publicKey": self.public_key}
+        for key, value in (
+            ("displayName", self.display_name),
+            ("platform", self.platform),
+            ("deviceFamily", self.device_family),
+            ("clientId", self.client_id),
+            ("clientMode", self.client_mode),
+            ("role", self.role),
+            ("roles", self.roles),
+            ("scopes", self.scopes),
+            ("remoteIp", self.remote_ip),
+            ("approvedVia", self.approved_via),
+            ("createdAtMs", self.created_at_ms),
+            ("approvedAtMs", self.approved_at_ms),
+        ):
+            _put(out, key, value)
+        out.update(self.extra)
+        out["tokens"] = [t.to_json() for t in self.tokens]
+        return out
+
+
+@dataclass(frozen=True)
+class PairingList:
+    """``device.pair.list``. Entries that fail validation are left out and described in ``problems``."""
+
+    pending: tuple[PendingRequest, ...] = ()
+    paired: tuple[PairedDevice, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: object) -> PairingList:
+        r = _Reader("device.pair.list payload", data)
+        pending_raw, paired_raw = r._get("pending"), r._get("paired")
+        if not isinstance(pending_raw, list) or not isinstance(paired_raw, list):
+            raise ProtocolError("device.pair.list payload: 'pending' and 'paired' must be lists")
+        problems: list[str] = []
+        pending: list[PendingRequest] = []
+        paired: list[PairedDevice] = []
+        for i, item in enumerate(pending_raw):
+            try:
+                pending.append(PendingRequest.from_json(item, f"pending[{i}]"))
+            except ProtocolError as exc:
+                problems.append(str(exc))
+        for i, item in enumerate(paired_raw):
+            try:
+                paired.append(PairedDevice.from_json(item, f"paired[{i}]"))
+            except ProtocolError as exc:
+                problems.append(str(exc))
+        return cls(tuple(pending), tuple(paired), tuple(problems))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``openclaw devices list --json`` shape."""
+        return {"pending": [p.to_json() for p in self.pending], "paired": [p.to_json() for p in self.paired]}
+
+    def find(self, request_id: str) -> PendingRequest | None:
+        return next((p for p in self.pending if p.request_id == request_id), None)
+
+
+@dataclass(frozen=True)
+class HelloPolicy:
+    max_payload: int
+    max_buffered_bytes: int
+    tick_interval_ms: int
+
+
+@dataclass(frozen=True)
+class HelloOk:
+    """``hello-ok``: the negotiated protocol, server version, limits, and what we were granted."""
+
+    protocol: int
+    server_version: str
+    policy: HelloPolicy
+    conn_id: str | None = None
+    auth_role: str | None = None
+    auth_scopes: tuple[str, ...] | None = None  # None: the gateway did not say (2026.2.x, device-less)
+    auth_method: str | None = None
+    methods: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: object) -> HelloOk:
+        r = _Reader("hello-ok", data)
+        if r._get("type") != "hello-ok":
+            raise r.fail("type", '"hello-ok"')
+        server = _Reader("hello-ok.server", r._get("server"))
+        p = _Reader("hello-ok.policy", r._get("policy"))
+        policy = HelloPolicy(
+            p.integer("maxPayload"), p.integer("maxBufferedBytes"), p.integer("tickIntervalMs")
+        )
+        auth_raw = r._get("auth")
+        auth = _Reader("hello-ok.auth", auth_raw) if auth_raw is not None else None
+        features_raw = r._get("features")
+        features = _Reader("hello-ok.features", features_raw) if isinstance(features_raw, dict) else None
+        return cls(
+            protocol=r.integer("protocol"),
+            server_version=server.text("version"),
+            conn_id=server.opt_text("connId"),
+            policy=policy,
+            auth_role=auth.opt_text("role") if auth else None,
+            auth_scopes=auth.texts("scopes") if auth and auth.data.get("scopes") is not None else None,
+            auth_method=auth.opt_text("method") if auth else None,
+            methods=features.texts("methods") if features else (),
+            events=features.texts("events") if features else (),
+            extra=r.extra(),
+        )
+
+
+@dataclass(frozen=True)
+class PairResolved:
+    """``device.pair.resolved``: a request left the pending list (approved, rejected, superseded)."""
+
+    request_id: str
+    device_id: str
+    decision: str
+    ts: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: object) -> PairResolved:
+        r = _Reader("device.pair.resolved payload", data)
+        return cls(
+            r.text("requestId"), r.text("deviceId"), r.text("decision"), r.opt_integer("ts"), r.extra()
+        )
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """Any event frame after hello-ok. Unknown event names are normal and passed through."""
+
+    event: str
+    payload: Any = None
+    seq: int | None = None
+
+    def pending_request(self) -> PendingRequest:
+        """The request of a ``device.pair.requested`` event. Raises ProtocolError if malformed."""
+        return PendingRequest.from_json(self.payload, "device.pair.requested payload")
+
+    def resolved(self) -> PairResolved:
+        return PairResolved.from_json(self.payload)

@@ -1,0 +1,226 @@
+"""The entrypoint's settings: environment variables, overridden by flags, validated before anything runs.
+
+Why up front: the entrypoint guards a private key. A typo or a contradictory combination (inherit the
+parent's device *and* load a key from a secret) must stop the container with a message naming the
+variables, before a single file is written — never be resolved by a silent precedence rule.
+Every setting has a flag with the same meaning; a flag wins over its variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sidecar.errors import ConfigError
+from sidecar.identity.detect import FORMATS
+from sidecar.identity.privileges import agent_home_for
+from sidecar.identity.slots import DEFAULT_SLOT, validate_slot_name
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+ON_CONFLICT = ("fail", "replace-state")
+DEFAULT_UID = 1000  # the official OpenClaw image's "node" user
+DEFAULT_GID = 1000
+
+
+@dataclass(frozen=True)
+class EntrypointConfig:
+    """Validated settings. ``mode`` is where the identity comes from: slot | secret | inherit."""
+
+    action: str  # "exec" | "init" | "show"
+    command: tuple[str, ...]
+    mode: str
+    identity_dir: Path | None
+    slot_name: str
+    state_dir: Path
+    home: str
+    format: str  # as requested: auto | json | sqlite | file
+    private_key_file: Path | None
+    parent_identity_dir: Path | None
+    uid: int
+    gid: int
+    require_persistent: bool
+    on_conflict: str
+    regenerate: bool
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="openclaw-entrypoint",
+        description="Give an OpenClaw agent a stable device identity, then exec its command.",
+        usage="%(prog)s [options] -- COMMAND [ARG...]  |  --init-only  |  --show",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--init-only", action="store_true", help="ensure and publish the identity, then exit 0")
+    mode.add_argument(
+        "--show", action="store_true", help="print the public identity as JSON (writes nothing)"
+    )
+    mode.add_argument("--doctor", action="store_true", help="reserved: diagnostics (not available yet)")
+    p.add_argument(
+        "--regenerate", action="store_true", help="move a corrupt identity aside and create a new one"
+    )
+    p.add_argument("--identity-dir", metavar="DIR", help="identity volume (OPENCLAW_IDENTITY_DIR)")
+    p.add_argument("--slot", metavar="NAME", help="slot name on the volume (OPENCLAW_DEVICE_ID)")
+    p.add_argument("--state-dir", metavar="DIR", help="agent's OpenClaw state dir (OPENCLAW_STATE_DIR)")
+    p.add_argument("--format", choices=FORMATS, help="identity storage (OPENCLAW_IDENTITY_FORMAT)")
+    p.add_argument("--private-key-file", metavar="FILE", help="OPENCLAW_DEVICE_PRIVATE_KEY_FILE")
+    p.add_argument("--inherit-parent-device", action="store_true", help="OPENCLAW_INHERIT_PARENT_DEVICE=1")
+    p.add_argument("--parent-identity-dir", metavar="DIR", help="OPENCLAW_PARENT_IDENTITY_DIR")
+    p.add_argument("--uid", help="agent user id (OPENCLAW_UID)")
+    p.add_argument("--gid", help="agent group id (OPENCLAW_GID)")
+    p.add_argument("--require-persistent", action="store_true", help="OPENCLAW_REQUIRE_PERSISTENT_IDENTITY=1")
+    p.add_argument("--on-conflict", choices=ON_CONFLICT, help="OPENCLAW_IDENTITY_ON_CONFLICT")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the agent command, after --")
+    return p
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name}={env[name]!r} is not a boolean: use 1/true/yes/on or 0/false/no/off")
+
+
+def _id(value: str, name: str) -> int:
+    try:
+        number = int(value, 10)
+    except ValueError:
+        number = -1
+    if not 0 <= number < 2**32 - 1:
+        raise ConfigError(f"{name}={value!r} is not a numeric user/group id (e.g. 1000)")
+    return number
+
+
+def _choice(value: str, name: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(os.path.abspath(value)) if value else None
+
+
+def default_state_dir(env: Mapping[str, str], home: str) -> Path:
+    """OpenClaw's own default: ``$OPENCLAW_HOME`` or HOME, plus ``.openclaw`` (``.openclaw-<profile>``)."""
+    base = env.get("OPENCLAW_HOME") or home
+    profile = env.get("OPENCLAW_PROFILE", "").strip()
+    name = ".openclaw" if profile in ("", "default") else f".openclaw-{profile}"
+    return Path(os.path.abspath(os.path.join(base, name)))
+
+
+def parse(argv: Sequence[str], env: Mapping[str, str]) -> EntrypointConfig:
+    """Parse flags over ``env``; raise ConfigError naming the variables of any bad or conflicting setting."""
+    args = build_parser().parse_args(list(argv))
+    command = tuple(args.command[1:] if args.command[:1] == ["--"] else args.command)
+    if args.doctor:
+        raise ConfigError("--doctor is not available yet in this version of openclaw-entrypoint")
+    if args.show or args.init_only:
+        if command:
+            raise ConfigError(
+                f"--{'show' if args.show else 'init-only'} takes no command (got {command[0]!r})"
+            )
+        action = "show" if args.show else "init"
+    elif not command:
+        raise ConfigError(
+            "no command to run: use 'openclaw-entrypoint [options] -- COMMAND...', or --init-only"
+        )
+    else:
+        action = "exec"
+
+    def setting(flag: str | None, var: str, default: str = "") -> str:
+        return flag if flag is not None else env.get(var, default).strip()
+
+    uid = _id(setting(args.uid, "OPENCLAW_UID", str(DEFAULT_UID)), "OPENCLAW_UID")
+    gid = _id(setting(args.gid, "OPENCLAW_GID", str(DEFAULT_GID)), "OPENCLAW_GID")
+    fmt = _choice(
+        setting(args.format, "OPENCLAW_IDENTITY_FORMAT", "auto") or "auto",
+        "OPENCLAW_IDENTITY_FORMAT",
+        FORMATS,
+    )
+    on_conflict = _choice(
+        setting(args.on_conflict, "OPENCLAW_IDENTITY_ON_CONFLICT", "fail") or "fail",
+        "OPENCLAW_IDENTITY_ON_CONFLICT",
+        ON_CONFLICT,
+    )
+    inherit = args.inherit_parent_device or _flag(env, "OPENCLAW_INHERIT_PARENT_DEVICE")
+    require_persistent = args.require_persistent or _flag(env, "OPENCLAW_REQUIRE_PERSISTENT_IDENTITY")
+    identity_dir = _path(setting(args.identity_dir, "OPENCLAW_IDENTITY_DIR"))
+    slot_value = setting(args.slot, "OPENCLAW_DEVICE_ID")
+    private_key_file = _path(setting(args.private_key_file, "OPENCLAW_DEVICE_PRIVATE_KEY_FILE"))
+    parent_dir = _path(setting(args.parent_identity_dir, "OPENCLAW_PARENT_IDENTITY_DIR"))
+    home = agent_home_for(env, uid)
+    state_dir = _path(setting(args.state_dir, "OPENCLAW_STATE_DIR")) or default_state_dir(env, home)
+
+    if inherit:
+        mode = "inherit"
+        clashes = [
+            name
+            for name, value in (
+                ("OPENCLAW_DEVICE_PRIVATE_KEY_FILE", private_key_file),
+                ("OPENCLAW_IDENTITY_DIR", identity_dir),
+                ("OPENCLAW_DEVICE_ID", slot_value),
+            )
+            if value
+        ]
+        if clashes:
+            raise ConfigError(
+                f"OPENCLAW_INHERIT_PARENT_DEVICE=1 presents the parent's device, so {' and '.join(clashes)} "
+                "must not be set (they would choose a different identity); unset them, or unset "
+                "OPENCLAW_INHERIT_PARENT_DEVICE to give this agent its own device"
+            )
+        if parent_dir is None:
+            raise ConfigError(
+                "OPENCLAW_INHERIT_PARENT_DEVICE=1 needs OPENCLAW_PARENT_IDENTITY_DIR: mount the parent "
+                "agent's slot directory read-only and point the variable at it"
+            )
+        slot_name = parent_dir.name
+    else:
+        if parent_dir is not None:
+            raise ConfigError(
+                "OPENCLAW_PARENT_IDENTITY_DIR is set but OPENCLAW_INHERIT_PARENT_DEVICE is not: set "
+                "OPENCLAW_INHERIT_PARENT_DEVICE=1 to present the parent's device, or unset the directory"
+            )
+        slot_name = validate_slot_name(slot_value) if slot_value else DEFAULT_SLOT
+        if private_key_file is not None:
+            mode = "secret"
+        elif identity_dir is None:
+            raise ConfigError(
+                "OPENCLAW_IDENTITY_DIR is not set: mount a persistent volume for device identities and "
+                "point OPENCLAW_IDENTITY_DIR at it (or use OPENCLAW_DEVICE_PRIVATE_KEY_FILE / "
+                "OPENCLAW_INHERIT_PARENT_DEVICE=1)"
+            )
+        else:
+            mode = "slot"
+    if identity_dir is not None and state_dir == identity_dir / slot_name:
+        raise ConfigError(
+            f"OPENCLAW_STATE_DIR and the slot directory are both {state_dir}; keep the state dir outside "
+            "OPENCLAW_IDENTITY_DIR (e.g. the default $HOME/.openclaw)"
+        )
+    return EntrypointConfig(
+        action=action,
+        command=command,
+        mode=mode,
+        identity_dir=identity_dir,
+        slot_name=slot_name,
+        state_dir=state_dir,
+        home=home,
+        format=fmt,
+        private_key_file=private_key_file,
+        parent_identity_dir=parent_dir,
+        uid=uid,
+        gid=gid,
+        require_persistent=require_persistent,
+        on_conflict=on_conflict,
+        regenerate=args.regenerate,
+    )
