@@ -37,13 +37,14 @@ ARG CREATED=unknown
 
 COPY --from=build /opt/openclaw-pairing /opt/openclaw-pairing
 
-# uid/gid 1000 matches the official OpenClaw image's `node` user: a volume that this image creates first
-# (identity-init runs before the agent) is then already owned by the agent's user, so nothing has to run
-# as root. Where ownership does need fixing (bind mounts, other uids) run the entrypoint as root with
-# OPENCLAW_UID/OPENCLAW_GID: it chowns the identity and state dirs, then drops to that uid/gid.
+# uid/gid 1000 and HOME=/home/node match the official OpenClaw image's `node` user: a volume that this
+# image creates first (identity-init runs before the agent) is then already owned by the agent's user, so
+# nothing has to run as root, and the entrypoint's default state dir ($HOME/.openclaw) and published
+# identity path are the agent's. Where ownership does need fixing (bind mounts, other uids) run the
+# entrypoint as root with OPENCLAW_UID/OPENCLAW_GID: it fixes ownership, then drops to that uid/gid.
 RUN set -eu; \
     groupadd --gid 1000 openclaw; \
-    useradd --uid 1000 --gid openclaw --no-create-home --home-dir /var/lib/openclaw-pairing \
+    useradd --uid 1000 --gid openclaw --no-create-home --home-dir /home/node \
         --shell /usr/sbin/nologin openclaw; \
     install -d -o 1000 -g 1000 -m 0700 /var/lib/openclaw-pairing /var/lib/openclaw-identity; \
     install -d -o 1000 -g 1000 -m 0700 /home/node /home/node/.openclaw
@@ -52,8 +53,7 @@ ENV PATH=/opt/openclaw-pairing/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     OPENCLAW_PAIRING_STATE_DIR=/var/lib/openclaw-pairing \
-    OPENCLAW_IDENTITY_DIR=/var/lib/openclaw-identity \
-    OPENCLAW_PAIRING_LISTEN=0.0.0.0:9480
+    OPENCLAW_IDENTITY_DIR=/var/lib/openclaw-identity
 
 LABEL org.opencontainers.image.title="openclaw-pairing" \
       org.opencontainers.image.description="Stable OpenClaw device identities for containers (openclaw-entrypoint) and a sidecar that approves only provably known ones (openclaw-sidecar)" \
@@ -65,12 +65,13 @@ LABEL org.opencontainers.image.title="openclaw-pairing" \
 
 USER 1000:1000
 WORKDIR /var/lib/openclaw-pairing
-EXPOSE 9480
+EXPOSE 9477
 
 # The sidecar's liveness endpoint, probed with the image's own Python (no curl/wget in the image). The
-# address follows OPENCLAW_PAIRING_LISTEN; a wildcard bind is probed on loopback. One-shot containers of
+# address follows OPENCLAW_PAIRING_LISTEN (the sidecar's default: 127.0.0.1:9477); a wildcard bind is
+# probed on loopback; `off` turns the probe into a no-op. One-shot containers of
 # this image (identity-init) should disable it (compose: `healthcheck: {disable: true}`).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["python3", "-c", "import os, urllib.request as r; h, _, p = os.environ.get('OPENCLAW_PAIRING_LISTEN', '0.0.0.0:9480').rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; r.urlopen(f'http://{h}:{p}/healthz', timeout=2)"]
+  CMD ["python3", "-c", "import os, urllib.request as r; a = os.environ.get('OPENCLAW_PAIRING_LISTEN', '') or '127.0.0.1:9477'; h, _, p = a.rpartition(':'); h = h.strip('[]'); h = '127.0.0.1' if h in ('', '0.0.0.0', '::') else h; h = f'[{h}]' if ':' in h else h; a.lower() in ('off', 'none', 'false') or r.urlopen(f'http://{h}:{p}/healthz', timeout=2)"]
 
 CMD ["openclaw-sidecar", "run"]

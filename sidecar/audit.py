@@ -26,7 +26,11 @@ STDOUT = "-"
 
 
 def _iso(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 class AuditLog:

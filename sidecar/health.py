@@ -130,7 +130,10 @@ class HealthServer:
                 f"{self._setting}={self._host}:{self._port}: cannot listen there ({exc.strerror or exc}); "
                 "choose a free port or another address"
             ) from None
-        self._thread = threading.Thread(target=self._server.serve_forever, name="health-http", daemon=True)
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.1), name="health-http", daemon=True
+        )
         self._thread.start()
         log.info("health endpoints on http://%s:%d (/healthz /readyz /metrics)", *self.address)
 

@@ -20,13 +20,20 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
         self.decisions = Counter(
-            f"{PREFIX}_decisions", "Decisions recorded, by recorded action and deciding check", ["action", "check"], registry=r
+            f"{PREFIX}_decisions",
+            "Decisions recorded, by recorded action and deciding check",
+            ["action", "check"],
+            registry=r,
         )
         self.rpc_errors = Counter(
             f"{PREFIX}_rpc_errors", "Approve/reject/list RPCs that failed, by method", ["method"], registry=r
         )
-        self.reconciles = Counter(f"{PREFIX}_reconciles", "Full reconcile passes (device.pair.list)", registry=r)
-        self.pending = Gauge(f"{PREFIX}_pending_requests", "Pending pairing requests at the last reconcile", registry=r)
+        self.reconciles = Counter(
+            f"{PREFIX}_reconciles", "Full reconcile passes (device.pair.list)", registry=r
+        )
+        self.pending = Gauge(
+            f"{PREFIX}_pending_requests", "Pending pairing requests at the last reconcile", registry=r
+        )
         self.decision_latency = Histogram(
             f"{PREFIX}_decision_latency_seconds",
             "From first seeing a request to acting on it (RPC sent or observe-only record)",
@@ -34,10 +41,16 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.gateway_connected = Gauge(f"{PREFIX}_gateway_connected", "1 while the gateway session is up", registry=r)
-        self.docker_connected = Gauge(f"{PREFIX}_docker_connected", "1 while the workload source is up", registry=r)
+        self.gateway_connected = Gauge(
+            f"{PREFIX}_gateway_connected", "1 while the gateway session is up", registry=r
+        )
+        self.docker_connected = Gauge(
+            f"{PREFIX}_docker_connected", "1 while the workload source is up", registry=r
+        )
         self.last_reconcile = Gauge(
-            f"{PREFIX}_last_reconcile_timestamp_seconds", "Unix time of the last successful reconcile", registry=r
+            f"{PREFIX}_last_reconcile_timestamp_seconds",
+            "Unix time of the last successful reconcile",
+            registry=r,
         )
         self.trusted = Gauge(f"{PREFIX}_trusted", "1 when OPENCLAW_TRUSTED_ENV enables approvals", registry=r)
 

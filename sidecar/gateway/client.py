@@ -52,6 +52,8 @@ _ws_log = logging.getLogger("sidecar.gateway.websockets")
 _ws_log.setLevel(logging.INFO)  # websockets logs frame excerpts at DEBUG; the connect frame holds the token
 _WS_EXTRA: dict[str, Any] = {"proxy": None} if int(ws_version.split(".")[0]) >= 15 else {}
 CLOSE_GRACE = 1.0  # how long to wait for the close frame after a refusal, for its reason
+MIN_TICK_CHECK = 1.0  # seconds; the watchdog never polls faster than this
+YIELD_EVERY = 32  # frames the reader handles before letting other tasks (subscribers) run
 
 
 def check_url(url: str) -> str:
@@ -281,9 +283,13 @@ class GatewayClient:
     async def _read_loop(self, ws: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
         error: BaseException | None = None
+        received = 0
         try:
             async for data in ws:
                 self._last_rx = loop.time()
+                received += 1
+                if received % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a burst of buffered frames must not starve subscriber tasks
                 try:
                     frame = proto.parse_frame(data)
                 except ProtocolError as exc:
@@ -326,7 +332,7 @@ class GatewayClient:
 
     async def _watch_ticks(self, interval: float) -> None:
         loop = asyncio.get_running_loop()
-        interval = max(interval, 1.0)
+        interval = max(interval, MIN_TICK_CHECK)
         while True:
             await asyncio.sleep(interval)
             if self._pending or self._ws is None:

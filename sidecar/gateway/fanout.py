@@ -28,6 +28,7 @@ class _Subscriber:
         self.queue: asyncio.Queue[object] = asyncio.Queue(maxsize=maxsize)
         self.task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.failures = 0
 
     def offer(self, item: object) -> None:
         if self.task is None:
@@ -55,7 +56,11 @@ class _Subscriber:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("event subscriber failed on %s (continuing)", item.event)
+                self.failures += 1
+                if self.failures == 1:
+                    log.exception("event subscriber failed on %s (continuing)", item.event)
+                elif self.failures in (10, 100) or self.failures % 1000 == 0:
+                    log.error("event subscriber has failed %d times (continuing)", self.failures)
 
     def stop(self) -> None:
         if self.task is not None:

@@ -27,7 +27,7 @@ from sidecar.identity import fsutil, mounts, privileges, publish
 from sidecar.identity.config import EntrypointConfig
 from sidecar.identity.detect import detect_format
 from sidecar.identity.keys import DeviceIdentity
-from sidecar.identity.openclaw_state import StateStore, state_store
+from sidecar.identity.openclaw_state import StateStore, conflict_error, state_store
 from sidecar.identity.slots import KEY_FILE, Slot
 from sidecar.identity.store import read_identity_file
 
@@ -86,21 +86,10 @@ class _Pass:
         current = self.read_or_set_aside(self.state.read, self.state.set_aside_corrupt)
         replace = self.cfg.on_conflict == "replace-state"
         if current is not None and not current.same_key(identity) and not replace:
-            raise _state_conflict(self.state.location, current, identity)
+            raise conflict_error(self.state.location, current.device_id, identity.device_id)
         if not self.state.holds(identity):
             self.need()
             self.state.write(identity, replace=replace)
-
-
-def _state_conflict(where: str, current: DeviceIdentity, wanted: DeviceIdentity) -> IdentityConflict:
-    return IdentityConflict(
-        f"the agent's state ({where}) holds device {current.device_id}, but the configured identity is "
-        f"device {wanted.device_id}. Nothing was changed. To keep the configured one, set "
-        "OPENCLAW_IDENTITY_ON_CONFLICT=replace-state (the state's old identity is saved as "
-        "*.replaced-<timestamp>); to keep the state's one, point OPENCLAW_DEVICE_ID at an empty slot "
-        "(it is adopted there).",
-        device_ids=(current.device_id, wanted.device_id),
-    )
 
 
 def _slot(cfg: EntrypointConfig) -> Slot | None:

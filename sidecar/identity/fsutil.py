@@ -168,6 +168,12 @@ def read_json(path: Path) -> Any | None:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+    except PermissionError:
+        raise IdentityError(
+            f"cannot read {path}: permission denied for uid {os.geteuid()}. Run the entrypoint as root (it "
+            "chowns the identity to OPENCLAW_UID:OPENCLAW_GID) or fix the owner of the file and its"
+            " directories."
+        ) from None
     except OSError as exc:
         raise IdentityCorrupt(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
     try:

@@ -102,9 +102,10 @@ def judge(mounts: list[Mount], path: str, container: bool) -> Persistence:
     return Persistence(True, mount, f"{path} is on {mount.fs_type} mounted at {mount.mount_point}")
 
 
-def check(path: Path, env: Mapping[str, str] | None = None, mountinfo: Path = MOUNTINFO) -> Persistence:
+def check(path: Path, env: Mapping[str, str] | None = None, mountinfo: Path | None = None) -> Persistence:
     """Judge ``path`` (made absolute and resolved) against the running process's mounts."""
     env = os.environ if env is None else env
+    mountinfo = MOUNTINFO if mountinfo is None else mountinfo
     try:
         text = mountinfo.read_text()
     except OSError as exc:

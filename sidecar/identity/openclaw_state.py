@@ -49,13 +49,14 @@ REGENERATE = (
 )
 
 
-def _conflict(where: str, current: DeviceIdentity, wanted: DeviceIdentity) -> IdentityConflict:
+def conflict_error(where: str, current: str, wanted: str) -> IdentityConflict:
+    """The state dir holds another device than the configured one: say which, and how to resolve it."""
     return IdentityConflict(
-        f"{where} holds device {current.device_id} but the configured identity is device {wanted.device_id}."
-        " Nothing was changed. Set OPENCLAW_IDENTITY_ON_CONFLICT=replace-state to replace the state's "
-        "identity with the configured one (the old one is saved as *.replaced-<timestamp>), or keep the "
-        "state's identity by pointing OPENCLAW_DEVICE_ID at an empty slot (it is adopted there).",
-        device_ids=(current.device_id, wanted.device_id),
+        f"{where} holds device {current}, but the configured identity is device {wanted}. "
+        "Nothing was changed. To keep the configured one, set "
+        "OPENCLAW_IDENTITY_ON_CONFLICT=replace-state (the old one is saved as *.replaced-<timestamp>); "
+        "to keep the state's one, point OPENCLAW_DEVICE_ID at an empty slot (it is adopted there).",
+        device_ids=(current, wanted),
     )
 
 
@@ -82,7 +83,7 @@ class JsonState:
             if current.same_key(identity):
                 return
             if not replace:
-                raise _conflict(self.location, current, identity)
+                raise conflict_error(self.location, current.device_id, identity.device_id)
             fsutil.move_aside(self.path, "replaced")
         fsutil.make_dirs(self.path.parent)
         data = fsutil.json_bytes(identity.to_record())
@@ -198,7 +199,7 @@ class SqliteState:
         legacy = self._read_legacy()
         if legacy is not None and not legacy.same_key(identity):
             if not replace:
-                raise _conflict(str(self.legacy), legacy, identity)
+                raise conflict_error(str(self.legacy), legacy.device_id, identity.device_id)
             fsutil.move_aside(self.legacy, "replaced")
         fsutil.make_dirs(self.db.parent)
         if not self.db.exists():
@@ -256,10 +257,7 @@ class SqliteState:
         if row is not None and row[0] != identity.device_id:
             current = _record(row)
             if not replace:
-                raise IdentityConflict(
-                    str(_conflict(self.location, DeviceIdentity.from_record(current), identity)),
-                    device_ids=(row[0], identity.device_id),
-                )
+                raise conflict_error(self.location, str(row[0]), identity.device_id)
             self._save_row(current, "replaced")
         elif row is not None:
             return

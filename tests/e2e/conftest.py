@@ -1,0 +1,145 @@
+"""Fixtures for the end-to-end suite: the shipped compose files, real images, a real Docker engine.
+
+- ``e2e_images`` (session): the image references to run. Reads build/images.env (written by
+  scripts/build-images.sh, which `make test` runs first); builds the images if it is missing, without a
+  registry unless OPENCLAW_IMAGE_SOURCE says otherwise.
+- ``stack_factory`` (function): ``stack_factory(trusted=True, overlays=())`` → a ``ComposeStack`` with a
+  project name unique to this run and test. Every project is taken down with its volumes after the test;
+  containers and networks a test adds carry ``openclaw.test-run=<run id>`` and are removed too. A session
+  sweep removes anything left with this run's project-name prefix (e.g. after an interrupted test).
+
+Skips like the rest of the suite: outside CI a missing engine or compose v2 skips with how to enable it;
+with OPENCLAW_TEST_REQUIRE=1 / CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RUN_ID, need
+from tests.e2e.stack import LOCAL_OPENCLAW_IMAGE, ROOT, ComposeStack, Images, run
+
+PREFIX = f"ocpe2e{RUN_ID}"
+_counter = itertools.count(1)
+
+
+def _ok(argv: Sequence[str]) -> bool:
+    try:
+        return subprocess.run(list(argv), capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _read_images_env(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def _image_exists(ref: str) -> bool:
+    return _ok(["docker", "image", "inspect", ref])
+
+
+@pytest.fixture(scope="session")
+def e2e_images() -> Iterator[Images]:
+    need(
+        _ok(["docker", "info"]),
+        "a Docker engine",
+        "Start Docker, or run `make test` as root on Debian (it installs and starts dockerd).",
+    )
+    need(
+        _ok(["docker", "compose", "version"]),
+        "docker compose v2",
+        "Run `scripts/docker-engine.sh compose` (make test does).",
+    )
+    env_path = ROOT / "build" / "images.env"
+    values = _read_images_env(env_path) if env_path.exists() else {}
+    if not (
+        values and all(_image_exists(values.get(k, "")) for k in ("OPENCLAW_IMAGE", "OPENCLAW_PAIRING_IMAGE"))
+    ):
+        env = dict(os.environ)
+        env.setdefault("OPENCLAW_IMAGE_SOURCE", "local")
+        proc = subprocess.run(
+            [str(ROOT / "scripts" / "build-images.sh")], capture_output=True, text=True, env=env, timeout=1800
+        )
+        need(
+            proc.returncode == 0,
+            "the stack's images",
+            f"scripts/build-images.sh failed:\n{proc.stderr[-2000:]}",
+        )
+        values = _read_images_env(env_path)
+    images = Images(
+        openclaw=values.get("OPENCLAW_IMAGE", LOCAL_OPENCLAW_IMAGE),
+        pairing=values.get("OPENCLAW_PAIRING_IMAGE", "openclaw-pairing:local"),
+        local=values.get("OPENCLAW_IMAGES_LOCAL", "1") == "1",
+    )
+    yield images
+    _sweep()
+
+
+def _sweep() -> None:
+    """Remove whatever this run's projects left behind (containers, networks, volumes), by label."""
+    for kind in ("container", "network", "volume"):
+        out = run(
+            [
+                "docker",
+                kind,
+                "ls",
+                "-q" if kind != "container" else "-aq",
+                "--filter",
+                "label=com.docker.compose.project",
+            ],
+            check=False,
+        )
+        ids = out.split()
+        if not ids:
+            continue
+        data = json.loads(run(["docker", kind, "inspect", *ids], check=False) or "[]")
+        for item in data:
+            labels = (item.get("Config") or {}).get("Labels") if kind == "container" else item.get("Labels")
+            if (labels or {}).get("com.docker.compose.project", "").startswith(PREFIX):
+                ref = item.get("Id") or item.get("Name")
+                run(
+                    ["docker", kind, "rm", "-f", ref] if kind != "network" else ["docker", kind, "rm", ref],
+                    check=False,
+                )
+    for kind, flag in (("container", "-aq"), ("network", "-q")):
+        ids = run(
+            ["docker", kind, "ls", flag, "--filter", f"label=openclaw.test-run={RUN_ID}"], check=False
+        ).split()
+        if ids:
+            run(["docker", kind, "rm", *(["-f"] if kind == "container" else []), *ids], check=False)
+
+
+@pytest.fixture
+def stack_factory(
+    e2e_images: Images, tmp_path: Path, run_label: dict[str, str]
+) -> Iterator[Callable[..., ComposeStack]]:
+    made: list[ComposeStack] = []
+
+    def make(*, trusted: bool = True, overlays: Sequence[str] = ()) -> ComposeStack:
+        n = next(_counter)
+        stack = ComposeStack(
+            name=f"{PREFIX}-{n}",
+            workdir=tmp_path / f"stack{n}",
+            images=e2e_images,
+            trusted=trusted,
+            overlays=tuple(overlays),
+            run_label=dict(run_label),
+        )
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.cleanup()

@@ -1,0 +1,327 @@
+"""Issue 5's "done means": the real sidecar process, the real gateway 2026.9.6 and a real Docker engine.
+
+Each test starts ``python -m sidecar run`` (the shipped CLI) against the gateway on loopback, as in
+production, and agents in containers on a test-made internal Docker network that is plugged into the
+gateway's namespace, so the gateway sees each agent's own container IP. An agent is a short Python
+program (this working tree and the venv's packages bind-mounted read-only into the local base image) that
+connects with its device key and records the pairing request it gets; its container keeps running.
+
+Cases:
+1. labelled container, published identity = the key it connects with → approved within 1 s of the request;
+2. unlabelled container → stays pending;
+3. labelled container connecting with a key other than the one it publishes → rejected, reason audited;
+4. without OPENCLAW_TRUSTED_ENV → stays pending, audited as would-approve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.gateway.client import GatewayClient
+from sidecar.gateway.models import PairingList
+from sidecar.identity.keys import DeviceIdentity
+from tests.harness.gateway import RealGateway
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.gateway, pytest.mark.netns]
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+IMAGE = "local/python:3.11-bookworm"
+OPT_IN = {"openclaw.pairing.auto-approve": "true"}
+STATE = "/home/node/.openclaw/identity"
+
+AGENT = """
+import asyncio, json, os
+from sidecar.errors import PairingRequired
+from sidecar.gateway.client import GatewayClient
+from sidecar.identity.keys import DeviceIdentity
+
+identity = DeviceIdentity.from_record(json.load(open("/agent/key.json")))
+
+async def main():
+    client = GatewayClient(os.environ["GW_URL"], token=os.environ["GW_TOKEN"], identity=identity,
+                           client_id="cli", client_mode="cli", scopes=("operator.read",),
+                           display_name="test-agent")
+    try:
+        await client.connect()
+    except PairingRequired as exc:
+        return {"requestId": exc.request_id, "reason": exc.reason}
+    await client.close()
+    return {"admitted": True}
+
+print("AGENT " + json.dumps(asyncio.run(main())), flush=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gateway_listing(gw: RealGateway) -> PairingList:
+    async def go() -> PairingList:
+        async with GatewayClient(
+            gw.url, token=gw.token, identity=None, scopes=("operator.pairing",)
+        ) as client:
+            return await client.list_pairing()
+
+    return asyncio.run(go())
+
+
+def wait_until(what: str, ok: Callable[[], Any], within: float = 20.0, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = ok()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class Sidecar:
+    proc: subprocess.Popen[bytes]
+    audit: Path
+    port: int
+    log: Path
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.audit.exists():
+            return []
+        return [json.loads(line) for line in self.audit.read_text().splitlines() if line.strip()]
+
+    def record_for(self, request_id: str) -> dict[str, Any] | None:
+        return next((r for r in reversed(self.records()) if r.get("requestId") == request_id), None)
+
+    def probe(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except OSError:
+            return 0
+
+    def stop(self) -> tuple[int, float]:
+        started = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode, time.monotonic() - started
+
+
+@pytest.fixture
+def project(run_label: dict[str, str]) -> str:
+    return f"ocp-sc-{run_label['openclaw.test-run']}-{secrets.token_hex(2)}"
+
+
+@pytest.fixture
+def sidecar(
+    gateway96: RealGateway, docker_net: Any, project: str, tmp_path: Path
+) -> Iterator[Callable[..., Sidecar]]:
+    """Starts ``python -m sidecar run``; depends on docker_net so it stops before the containers go."""
+    started: list[Sidecar] = []
+
+    def start(trusted: bool) -> Sidecar:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+        env.update(
+            OPENCLAW_GATEWAY_URL=gateway96.url,
+            OPENCLAW_GATEWAY_TOKEN=gateway96.token,
+            OPENCLAW_PAIRING_PROJECT=project,
+            OPENCLAW_PAIRING_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
+            OPENCLAW_PAIRING_LISTEN=f"127.0.0.1:{port}",
+            OPENCLAW_PAIRING_RECONCILE_INTERVAL="5s",
+            OPENCLAW_PAIRING_JSON_LOGS="1",
+        )
+        if trusted:
+            env["OPENCLAW_TRUSTED_ENV"] = "1"
+        log = tmp_path / "sidecar.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sidecar", "run"],
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        sc = Sidecar(proc, tmp_path / "audit.jsonl", port, log)
+        started.append(sc)
+        try:
+            wait_until(
+                "the sidecar's /readyz", lambda: proc.poll() is None and sc.probe("/readyz") == 200, 30
+            )
+        except AssertionError:
+            raise AssertionError(f"sidecar not ready; log:\n{log.read_text()[-3000:]}") from None
+        return sc
+
+    yield start
+    for sc in started:
+        sc.stop()
+
+
+@pytest.fixture
+def agent(
+    docker_client: Any,
+    docker_net: Any,
+    gateway96: RealGateway,
+    run_label: dict[str, str],
+    project: str,
+    tmp_path: Path,
+) -> Callable[..., tuple[Any, str]]:
+    """Start an agent container; returns (container, the requestId its connection produced)."""
+
+    def start(
+        name: str, *, labels: dict[str, str], key: DeviceIdentity, publishes: DeviceIdentity
+    ) -> tuple[Any, str]:
+        home = tmp_path / name
+        home.mkdir()
+        (home / "key.json").write_text(json.dumps(key.to_record()))
+        (home / "agent.py").write_text(AGENT)
+        ids = tmp_path / f"{name}-identity"
+        ids.mkdir()
+        (ids / "device.pub.json").write_text(json.dumps(publishes.public().to_json()))
+        container = docker_client.containers.run(
+            IMAGE,
+            ["sh", "-c", "python3 /agent/agent.py; exec sleep infinity"],
+            name=f"{project}-{name}",
+            labels={
+                **run_label,
+                "com.docker.compose.project": project,
+                "com.docker.compose.service": name,
+                **labels,
+            },
+            environment={
+                "GW_URL": gateway96.url_via(docker_net.gateway_ip),
+                "GW_TOKEN": gateway96.token,
+                "PYTHONPATH": "/src:/opt/site",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
+            volumes={
+                str(ROOT): {"bind": "/src", "mode": "ro"},
+                str(SITE): {"bind": "/opt/site", "mode": "ro"},
+                str(home): {"bind": "/agent", "mode": "ro"},
+                str(ids): {"bind": STATE, "mode": "ro"},
+            },
+            network=docker_net.name,
+            init=True,
+            detach=True,
+        )
+
+        def outcome() -> dict[str, Any] | None:
+            for line in container.logs().decode(errors="replace").splitlines():
+                if line.startswith("AGENT "):
+                    return dict(json.loads(line[6:]))
+            container.reload()
+            assert container.status == "running", container.logs().decode(errors="replace")
+            return None
+
+        result = wait_until(f"agent {name} to connect", outcome, within=30)
+        assert result.get("requestId"), result
+        return container, str(result["requestId"])
+
+    return start
+
+
+def pending_ids(gw: RealGateway) -> set[str]:
+    return {p.request_id for p in gateway_listing(gw).pending}
+
+
+def test_labelled_container_with_its_published_identity_is_approved_within_1s(
+    sidecar: Callable[..., Sidecar],
+    agent: Callable[..., tuple[Any, str]],
+    gateway96: RealGateway,
+    docker_net: Any,
+) -> None:
+    sc = sidecar(trusted=True)
+    key = DeviceIdentity.generate()
+    container, request_id = agent("alice", labels=OPT_IN, key=key, publishes=key)
+
+    record = wait_until("the approval", lambda: sc.record_for(request_id), within=10)
+    assert record["action"] == "approve", record
+    assert record["outcome"] == "sent", record
+    assert record["deviceId"] == key.device_id
+    container.reload()
+    assert (
+        record["evidence"]["request"]["remoteIp"]
+        == container.attrs["NetworkSettings"]["Networks"][docker_net.name]["IPAddress"]
+    )
+    assert record["evidence"]["container"]["containerId"] == container.id
+    latency_ms = record["timeMs"] - record["evidence"]["request"]["ts"]
+    assert latency_ms < 1000, f"approved {latency_ms} ms after the request"
+    listing = gateway_listing(gateway96)
+    assert key.device_id in {d.device_id for d in listing.paired}
+    assert request_id not in {p.request_id for p in listing.pending}
+
+    code, took = sc.stop()
+    assert (code, took < 5.0) == (0, True), (code, took, sc.log.read_text()[-2000:])
+
+
+def test_unlabelled_container_stays_pending(
+    sidecar: Callable[..., Sidecar], agent: Callable[..., tuple[Any, str]], gateway96: RealGateway
+) -> None:
+    sc = sidecar(trusted=True)
+    key = DeviceIdentity.generate()
+    _, request_id = agent("plain", labels={}, key=key, publishes=key)
+
+    record = wait_until("the sidecar's decision", lambda: sc.record_for(request_id), within=10)
+    assert record["action"] == "ignore", record
+    assert "not ours" in record["reason"]
+    time.sleep(1.0)
+    assert request_id in pending_ids(gateway96)
+    assert all(r["action"] == "ignore" for r in sc.records() if r["requestId"] == request_id)
+
+
+def test_labelled_container_connecting_with_another_key_is_rejected_with_the_reason(
+    sidecar: Callable[..., Sidecar], agent: Callable[..., tuple[Any, str]], gateway96: RealGateway
+) -> None:
+    sc = sidecar(trusted=True)
+    published, used = DeviceIdentity.generate(), DeviceIdentity.generate()
+    _, request_id = agent("mallory", labels=OPT_IN, key=used, publishes=published)
+
+    record = wait_until("the rejection", lambda: sc.record_for(request_id), within=10)
+    assert record["action"] == "reject", record
+    assert record["outcome"] == "sent", record
+    assert "not the identity the container publishes" in record["reason"]
+    assert record["evidence"]["details"]["publishedDeviceId"] == published.device_id
+    listing = gateway_listing(gateway96)
+    assert request_id not in {p.request_id for p in listing.pending}
+    assert used.device_id not in {d.device_id for d in listing.paired}
+
+
+def test_without_the_trusted_flag_it_stays_pending_and_audits_would_approve(
+    sidecar: Callable[..., Sidecar], agent: Callable[..., tuple[Any, str]], gateway96: RealGateway
+) -> None:
+    sc = sidecar(trusted=False)
+    key = DeviceIdentity.generate()
+    _, request_id = agent("bob", labels=OPT_IN, key=key, publishes=key)
+
+    record = wait_until("the observe-only decision", lambda: sc.record_for(request_id), within=10)
+    assert record["action"] == "would-approve", record
+    assert record["decision"] == "approve"
+    assert record["trusted"] is False
+    assert record["outcome"].startswith("observe-only")
+    time.sleep(1.0)
+    assert request_id in pending_ids(gateway96)
+    assert key.device_id not in {d.device_id for d in gateway_listing(gateway96).paired}
