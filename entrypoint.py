@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PairingError as exc:
         _log(f"{PROG}: error: {exc}")
         return exit_code(exc)
+    except OSError as exc:  # anything the identity code did not anticipate: fail closed, name the file
+        _log(f"{PROG}: error: {exc.filename or 'identity'}: {exc.strerror or exc}; nothing was started")
+        return 6
     for warning in result.warnings:
         _log(f"{PROG}: warning: {warning}")
     for moved in result.moved_aside:

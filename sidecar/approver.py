@@ -22,7 +22,8 @@ How it behaves, and why:
   (re)connect of the gateway or the source, and every ``reconcile_interval`` all ask the single worker for a
   pass: ``device.pair.list`` then the workload snapshot then the pure policy per pending request. Events
   only make it fast; the list is the truth (fresh ``paired`` for repair checks, no stale event payloads),
-  and triggers that arrive during a pass coalesce into one more pass.
+  and triggers that arrive during a pass coalesce into one more pass. A pass that held a request back
+  (identity not readable yet, rate limit) or whose RPC failed is repeated within ``HOLD_RETRY_S``.
 - **Fail closed.** Without the trusted flag no approve/reject RPC is ever sent; the audit says
   ``would-approve``/``would-reject``. Once ``stop`` is set no RPC is sent either — it is checked right
   before each one.
@@ -44,7 +45,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from sidecar.audit import AuditLog
@@ -52,7 +53,7 @@ from sidecar.errors import GatewayError, GatewayRequestError, GatewayUnreachable
 from sidecar.gateway.models import GatewayEvent, HelloOk, PairedDevice, PairingList, PendingRequest
 from sidecar.metrics import Metrics
 from sidecar.policy import Action, Decision, History, decide
-from sidecar.policy.checks import PENDING_TTL_MS
+from sidecar.policy.context import PENDING_TTL_MS
 from sidecar.policy.decision import Verdict
 from sidecar.settings import Mode, Settings
 from sidecar.sources.workloads import Workload, WorkloadSource
@@ -63,6 +64,7 @@ _PAST = {Action.APPROVE: "approved", Action.REJECT: "rejected", Action.IGNORE: "
 
 SHUTDOWN_GRACE_S = 4.0  # stop within 5 s: tasks get this long, then they are cancelled
 TICK_S = 1.0  # heartbeat and connectivity sampling period
+HOLD_RETRY_S = 5.0  # a pass that held something back (identity unreadable, rate limit) is repeated this soon
 NOT_PENDING = "not-pending"
 
 
@@ -188,6 +190,7 @@ class Approver:
         self._last_reconcile_ms: int | None = None
         self._source_was_connected = False
         self._dev_over_logged = False
+        self._retry_at: float | None = None  # monotonic time of the next pass, when something is held
         metrics.trusted.set(1 if settings.trusted else 0)
 
     # --- state -----------------------------------------------------------------------------------
@@ -277,9 +280,13 @@ class Approver:
             if connected and not self._source_was_connected:
                 self.trigger("workload source connected")
             self._source_was_connected = connected
-            if self._clock.monotonic() >= next_at:
-                next_at = self._clock.monotonic() + interval
+            now = self._clock.monotonic()
+            if now >= next_at:
+                next_at = now + interval
                 self.trigger("reconcile interval")
+            elif self._retry_at is not None and now >= self._retry_at:
+                self._retry_at = None
+                self.trigger("re-check held requests")
 
     async def _watch_source(self, stop: asyncio.Event) -> None:
         backoff = 1.0
@@ -359,7 +366,7 @@ class Approver:
         self._metrics.pending.set(len(listing.pending))
         result.pending = len(listing.pending)
         paired = {d.device_id: d for d in listing.paired}
-        workloads_fp = _digest([asdict(w) for w in workloads])
+        workloads_fp = _digest([_workload_facts(w) for w in workloads])
         for request in sorted(listing.pending, key=lambda r: (r.ts, r.request_id)):
             if stop.is_set():
                 break
@@ -370,6 +377,11 @@ class Approver:
                 continue
             if record is not None:
                 result.records.append(record)
+            state = self._seen.get(request.request_id)
+            if state is not None and (state.transient or state.retry) and self._retry_at is None:
+                self._retry_at = self._clock.monotonic() + min(
+                    HOLD_RETRY_S, self.settings.reconcile_interval_s
+                )
         live = {r.request_id for r in listing.pending}
         for table in (self._seen, self._first_seen):
             for rid in [rid for rid in table if rid not in live]:
@@ -571,6 +583,24 @@ class Approver:
                 async with asyncio.timeout(self._grace_s):
                     await task
             task.cancel()
+
+
+def _workload_facts(w: Workload) -> list[Any]:
+    """Everything about a workload the policy can read, in a stable order (for change detection)."""
+    return [
+        w.id,
+        w.name,
+        sorted(w.labels.items()),
+        sorted(w.ips.items()),
+        sorted(w.network_gateways.items()),
+        w.running,
+        w.service,
+        w.project,
+        w.image,
+        w.image_id,
+        w.identity.to_json() if w.identity else None,
+        w.identity_error,
+    ]
 
 
 def _digest(value: Any) -> str:

@@ -3,7 +3,8 @@
 Sources, later ones win: built-in defaults → the YAML file (``--config`` / ``OPENCLAW_PAIRING_CONFIG``) →
 environment overrides. Every setting has one flat name; its YAML key is that name and its environment
 variable is ``OPENCLAW_PAIRING_<NAME>`` (upper case), except the two gateway settings shared with
-OpenClaw itself (``OPENCLAW_GATEWAY_URL``, ``OPENCLAW_GATEWAY_TOKEN``). ``docs/policy.md`` has the table.
+OpenClaw itself (``OPENCLAW_GATEWAY_URL``, ``OPENCLAW_GATEWAY_TOKEN``). An empty variable or a YAML key
+without a value counts as unset. ``docs/policy.md`` has the table.
 
 Why so strict: a pairing approver that silently runs with a mistyped setting approves the wrong things.
 So unknown YAML keys, malformed values and conflicting combinations all fail start-up, with every
@@ -321,9 +322,9 @@ def _load(environ: Mapping[str, str], config_path: str | Path | None) -> Setting
     sources: dict[str, str] = {}
     for name, (parse, default, var) in _SPEC.items():
         value, source = (default, "default")
-        if name in raw:
+        if raw.get(name) is not None:  # `key:` with no value counts as unset
             value, source = raw[name], "file"
-        if var in environ:
+        if environ.get(var, "").strip():  # so does VAR= (compose's ${VAR:-} passes empty strings)
             value, source = environ[var], "env"
         try:
             values[name] = parse(value) if source != "default" or isinstance(value, str) else value

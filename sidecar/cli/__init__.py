@@ -43,6 +43,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_PAIRING_REQUIRED, EXIT_CONFIG, EXIT_UNREACHABLE = 0,
 
 COMMAND_MODULES: list[str] = [
     "sidecar.cli.pairing",  # list, approve, reject, remove
+    "sidecar.cli.doctor",  # doctor
     "sidecar.cli.run",  # run, once, explain, config
 ]
 

@@ -93,7 +93,8 @@ def _json_fields(text: str) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
-    error = data.get("error") if isinstance(data.get("error"), dict) else data
+    inner = data.get("error")
+    error: dict[str, Any] = inner if isinstance(inner, dict) else data
     out: dict[str, Any] = {}
     for key in ("code", "message", "details"):
         if key in error:
@@ -126,7 +127,8 @@ def _error_b(text: str, lowered: str, details: dict[str, Any], code: int | None)
     if reason is None:
         word = _REASON_WORD_RE.search(text)
         reason = word.group(1) if word else (parsed[0] if parsed else "")
-    generation = "2026.6+" if re.search(r"pairing required:\s*\S", lowered) else None
+    newer = re.search(r"pairing required:\s*\S", lowered) or "(requestid:" in lowered
+    generation = "2026.6+" if newer else None
     if generation is None and re.search(r"\bpairing required\b", lowered):
         generation = "2026.2"
     return Classification(

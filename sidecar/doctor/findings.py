@@ -83,7 +83,7 @@ APPROVE_HINT = (
     "OPENCLAW_TRUSTED_ENV=1 and label the agent container openclaw.pairing.auto-approve=true"
 )
 PERSIST_HINT = (
-    "mount a volume at {path} (compose: `volumes: [\"openclaw-identity:{path}\"]`) and recreate the "
+    'mount a volume at {path} (compose: `volumes: ["openclaw-identity:{path}"]`) and recreate the '
     "container; the identity created there is kept across `docker compose up --force-recreate`, so the "
     "device is approved once"
 )
@@ -91,7 +91,9 @@ PERSIST_HINT = (
 _ENTRIES = (
     # --- error A ---------------------------------------------------------------------------------------
     Entry(
-        "error-a.insecure-context", "error", "error-a",
+        "error-a.insecure-context",
+        "error",
+        "error-a",
         "Error A: the browser made no device identity (insecure context)",
         "Browsers create the Control UI's device identity (WebCrypto) only in a secure context: https:// or "
         "localhost. Opened over plain http://<LAN IP>:18789 the UI connects without one and the gateway "
@@ -102,7 +104,9 @@ _ENTRIES = (
         "2026.8)",
     ),
     Entry(
-        "error-a.device-identity-required", "error", "error-a",
+        "error-a.device-identity-required",
+        "error",
+        "error-a",
         "Error A: the client connected without a device identity",
         "The gateway requires a signed device identity for this connection and none was presented. It is "
         "not a pairing problem: no request was created, so approving cannot help.",
@@ -112,7 +116,9 @@ _ENTRIES = (
     ),
     # --- error B ---------------------------------------------------------------------------------------
     Entry(
-        "error-b.pairing-required", "error", "error-b",
+        "error-b.pairing-required",
+        "error",
+        "error-b",
         "Error B: the device is not approved yet",
         "The client presented a device identity that the gateway has not approved, so the gateway created "
         "a pending request. Requests expire after 5 minutes, and a retry asking for another role or "
@@ -120,7 +126,9 @@ _ENTRIES = (
         APPROVE_HINT,
     ),
     Entry(
-        "error-b.new-device-per-redeploy", "error", "error-b",
+        "error-b.new-device-per-redeploy",
+        "error",
+        "error-b",
         "Error B after every redeploy: the identity lives in the container's writable layer",
         "Each new container starts without the old key and generates a new one: a new device, a new "
         "pairing request, and old entries piling up on the gateway. Approving again only lasts until the "
@@ -128,14 +136,18 @@ _ENTRIES = (
         PERSIST_HINT + "; then approve it once (" + APPROVE_HINT + ")",
     ),
     Entry(
-        "error-b.role-upgrade", "error", "error-b",
+        "error-b.role-upgrade",
+        "error",
+        "error-b",
         "Error B (role upgrade): the paired device asks for a higher role",
         "The device is paired, but this connection asked for a role it was not approved for; the gateway "
         "keeps the old approval and opened a repair request for the new role.",
         "if the new role is intended, " + APPROVE_HINT + "; otherwise connect with the approved role",
     ),
     Entry(
-        "error-b.scope-upgrade", "error", "error-b",
+        "error-b.scope-upgrade",
+        "error",
+        "error-b",
         "Error B (scope upgrade): the paired device asks for more scopes",
         "The device is paired, but this connection asked for scopes beyond those approved; a repair "
         "request was opened for the extra scopes (a device cannot approve its own upgrade).",
@@ -143,7 +155,9 @@ _ENTRIES = (
         "scopes (label openclaw.pairing.scopes says what the sidecar may grant)",
     ),
     Entry(
-        "error-b.metadata-upgrade", "error", "error-b",
+        "error-b.metadata-upgrade",
+        "error",
+        "error-b",
         "Error B (metadata upgrade): the device's platform or family changed",
         "client.platform and client.deviceFamily are pinned at approval; a connection reporting "
         "different values must be approved again.",
@@ -152,7 +166,9 @@ _ENTRIES = (
     ),
     # --- other refusals ----------------------------------------------------------------------------------
     Entry(
-        "auth.token-mismatch", "error", "connection",
+        "auth.token-mismatch",
+        "error",
+        "connection",
         "The shared gateway token is missing or wrong",
         "The gateway checks the shared token before anything else; with a wrong or missing token no "
         "device is even looked at, so no pairing request exists.",
@@ -161,7 +177,9 @@ _ENTRIES = (
         "with the new one",
     ),
     Entry(
-        "auth.device-token-mismatch", "error", "connection",
+        "auth.device-token-mismatch",
+        "error",
+        "connection",
         "The device token stored by the client is no longer valid",
         "After approval the gateway issues a per-device token; it was rotated or revoked on the gateway, "
         "or the client kept a token of another gateway.",
@@ -169,7 +187,9 @@ _ENTRIES = (
         "gateway host: openclaw devices rotate --device {device_id} --role operator",
     ),
     Entry(
-        "auth.missing-scope", "error", "connection",
+        "auth.missing-scope",
+        "error",
+        "connection",
         "The connection lacks a scope the call needs",
         "Since 2026.6 a client connecting from another host without a device identity is admitted with no "
         "scopes at all; only loopback cli/backend clients keep theirs. Approvers also need every scope "
@@ -178,7 +198,9 @@ _ENTRIES = (
         "holds {scope}",
     ),
     Entry(
-        "control-ui.origin-not-allowed", "error", "connection",
+        "control-ui.origin-not-allowed",
+        "error",
+        "connection",
         "The Control UI was opened from an origin the gateway does not allow",
         "The gateway checks the browser's Origin against gateway.controlUi.allowedOrigins before any "
         "device check.",
@@ -186,13 +208,17 @@ _ENTRIES = (
         "gateway.controlUi.allowedOrigins '[\"https://<host>\"]'",
     ),
     Entry(
-        "device-auth.clock-skew", "error", "connection",
+        "device-auth.clock-skew",
+        "error",
+        "connection",
         "Device signature expired: the clocks differ by more than 2 minutes",
         "The connect signature carries a timestamp the gateway accepts only within 120 s of its own clock.",
         "synchronise the clocks of the client and the gateway host (NTP, e.g. `timedatectl set-ntp true`)",
     ),
     Entry(
-        "device-auth.invalid", "error", "connection",
+        "device-auth.invalid",
+        "error",
+        "connection",
         "The device signature or key was rejected",
         "The device id must be the SHA-256 of the public key and the signature must verify; otherwise the "
         "gateway refuses before pairing is considered. A hand-edited or half-copied identity does this.",
@@ -200,26 +226,34 @@ _ENTRIES = (
         "use); never edit deviceId or the keys by hand",
     ),
     Entry(
-        "protocol.mismatch", "error", "connection",
+        "protocol.mismatch",
+        "error",
+        "connection",
         "Client and gateway speak no common protocol version",
         "OpenClaw 2026.2.x speaks protocol 3; 2026.6 and later require 4 (close 1002 'protocol mismatch').",
         "upgrade the older side so that both are 2026.6 or later (or both 2026.2.x)",
     ),
     Entry(
-        "gateway.starting", "info", "connection",
+        "gateway.starting",
+        "info",
+        "connection",
         "The gateway is still starting",
         "2026.8+ gateways refuse connections (close 1013) until their start-up finishes; it is transient.",
         "retry in a few seconds; if it persists, read the gateway log for the step that hangs",
     ),
     Entry(
-        "gateway.unreachable", "unchecked", "connection",
+        "gateway.unreachable",
+        "unchecked",
+        "connection",
         "The gateway could not be reached",
         "Without a connection doctor cannot see the pairing state, and no client can pair either.",
         "check the URL (OPENCLAW_GATEWAY_URL or --gateway-url, default ws://127.0.0.1:18789) and that the "
         "gateway runs and listens there (`openclaw health` on the gateway host)",
     ),
     Entry(
-        "url.plaintext-ws-refused", "error", "connection",
+        "url.plaintext-ws-refused",
+        "error",
+        "connection",
         "The OpenClaw client refused plaintext ws:// to a non-loopback host",
         "OpenClaw clients send the shared token and device proof in the clear over ws://, so they refuse it "
         "to anything but loopback unless told otherwise.",
@@ -227,7 +261,9 @@ _ENTRIES = (
         "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1 for the client",
     ),
     Entry(
-        "error.unrecognized", "unchecked", "connection",
+        "error.unrecognized",
+        "unchecked",
+        "connection",
         "The error text was not recognised",
         "Doctor knows the refusals of OpenClaw 2026.2 to 2026.9; this text matches none of them.",
         "paste the full line, including the close code (e.g. 'disconnected (1008): ...') and any "
@@ -235,7 +271,9 @@ _ENTRIES = (
     ),
     # --- secure context ----------------------------------------------------------------------------------
     Entry(
-        "url.insecure-context", "warning", "url",
+        "url.insecure-context",
+        "warning",
+        "url",
         "The Control UI URL is not a secure context",
         "A browser on this URL creates no device identity, so the Control UI fails with error A "
         "('device identity required').",
@@ -244,7 +282,9 @@ _ENTRIES = (
     ),
     # --- identity ----------------------------------------------------------------------------------------
     Entry(
-        "identity.missing", "error", "identity",
+        "identity.missing",
+        "error",
+        "identity",
         "No device identity exists yet",
         "Without a stored identity the agent (or OpenClaw itself) makes a new key on start; if that key is "
         "not kept, every start is a new device.",
@@ -252,14 +292,18 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.corrupt", "error", "identity",
+        "identity.corrupt",
+        "error",
+        "identity",
         "The stored identity is damaged",
         "OpenClaw 2026.6+ does not repair a damaged identity: it runs with a throw-away key, so every "
         "start is a new device. The file was left as it is.",
         "{recovery}",
     ),
     Entry(
-        "identity.conflict", "error", "identity",
+        "identity.conflict",
+        "error",
+        "identity",
         "The slot and the agent's state dir hold different devices",
         "openclaw-entrypoint refuses to start rather than pick one: the approved device could be either.",
         "keep the slot's device: set OPENCLAW_IDENTITY_ON_CONFLICT=replace-state (the state's identity is "
@@ -267,7 +311,9 @@ _ENTRIES = (
         "slot (it is adopted there)",
     ),
     Entry(
-        "identity.not-adopted", "warning", "identity",
+        "identity.not-adopted",
+        "warning",
+        "identity",
         "The state dir has an identity but the identity slot is empty",
         "The key lives only in the agent's state dir; the slot on the identity volume is what survives a "
         "new container.",
@@ -275,7 +321,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.not-materialized", "warning", "identity",
+        "identity.not-materialized",
+        "warning",
+        "identity",
         "The slot's identity is not in the agent's state dir",
         "OpenClaw reads its identity only from its state dir; until the entrypoint writes it there, the "
         "agent makes a new key.",
@@ -284,7 +332,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.not-published", "warning", "identity",
+        "identity.not-published",
+        "warning",
+        "identity",
         "The public identity (device.pub.json) is missing or stale",
         "openclaw-sidecar approves a request only if it matches the identity the container publishes; "
         "without it the request is never approved automatically.",
@@ -292,14 +342,18 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.not-persistent", "warning", "identity",
+        "identity.not-persistent",
+        "warning",
+        "identity",
         "The identity is not on a persistent mount",
         "A directory in the container's writable layer or on tmpfs is lost when the container is recreated: "
         "the next container is a new device that needs a new approval (error B after every redeploy).",
         PERSIST_HINT,
     ),
     Entry(
-        "identity.wrong-owner", "error", "identity",
+        "identity.wrong-owner",
+        "error",
+        "identity",
         "Identity files are not owned by the agent user",
         "The agent (uid {uid}) must read its key; a key it cannot read makes OpenClaw 2026.6+ use a "
         "throw-away key, i.e. a new device on every start.",
@@ -308,7 +362,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.unsafe-mode", "warning", "identity",
+        "identity.unsafe-mode",
+        "warning",
+        "identity",
         "Identity files or their directories are open to other users",
         "The private key lets anyone act as this approved device; key files must be 0600 and their "
         "directories not writable by others.",
@@ -316,7 +372,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.legacy-json-in-sqlite-state", "error", "identity",
+        "identity.legacy-json-in-sqlite-state",
+        "error",
+        "identity",
         "A legacy identity/device.json sits in a 2026.8+ state dir",
         "OpenClaw 2026.8+ keeps the identity in state/openclaw.sqlite; while identity/device.json exists its "
         "writable loaders refuse to start ('Legacy device identity exists at ... Run \"openclaw doctor "
@@ -326,7 +384,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.legacy-conflict", "error", "identity",
+        "identity.legacy-conflict",
+        "error",
+        "identity",
         "identity/device.json and the SQLite identity are different devices",
         "OpenClaw 2026.9 uses the SQLite identity and keeps the JSON; other 2026.8+ commands refuse to "
         "start while the JSON exists. Which device was approved decides which one to keep.",
@@ -334,7 +394,9 @@ _ENTRIES = (
         "OPENCLAW_IDENTITY_ON_CONFLICT=replace-state and restart through openclaw-entrypoint",
     ),
     Entry(
-        "identity.sqlite-in-json-era", "error", "identity",
+        "identity.sqlite-in-json-era",
+        "error",
+        "identity",
         "The identity is only in SQLite, but the installed OpenClaw reads identity/device.json",
         "OpenClaw up to 2026.7 ignores the SQLite identity and generates a random key: a new device on "
         "every start.",
@@ -343,7 +405,9 @@ _ENTRIES = (
         fixable=True,
     ),
     Entry(
-        "identity.format-unknown", "warning", "identity",
+        "identity.format-unknown",
+        "warning",
+        "identity",
         "The OpenClaw version, and so the identity storage, is unknown",
         "OpenClaw up to 2026.7 reads identity/device.json, 2026.8+ the SQLite state; writing the wrong one "
         "means a new device (or a refused start), so the entrypoint refuses to guess.",
@@ -351,7 +415,9 @@ _ENTRIES = (
         "environment",
     ),
     Entry(
-        "identity.config-invalid", "error", "identity",
+        "identity.config-invalid",
+        "error",
+        "identity",
         "The identity settings are invalid",
         "openclaw-entrypoint validates its settings before touching a key and refuses to start when "
         "they are wrong or contradict each other.",
@@ -359,35 +425,45 @@ _ENTRIES = (
     ),
     # --- pairing -----------------------------------------------------------------------------------------
     Entry(
-        "pairing.paired", "info", "pairing",
+        "pairing.paired",
+        "info",
+        "pairing",
         "The device is paired",
         "The gateway knows this device; connections asking for no more than its roles and scopes are "
         "admitted without a new request.",
         "nothing to do",
     ),
     Entry(
-        "pairing.pending", "error", "pairing",
+        "pairing.pending",
+        "error",
+        "pairing",
         "The device has a pending pairing request",
         "Until it is approved the device is refused with error B; the request expires 5 minutes after it "
         "was made (or last refreshed).",
         APPROVE_HINT,
     ),
     Entry(
-        "pairing.superseded", "error", "pairing",
+        "pairing.superseded",
+        "error",
+        "pairing",
         "The requestId from the error was superseded by a newer request",
         "Since 2026.6 a device that retries with another role or other scopes gets a new requestId and "
         "the old one is dropped; approving the old id fails with 'No pending device request matches'.",
         "approve the current request instead: openclaw devices approve {request_id}",
     ),
     Entry(
-        "pairing.request-gone", "warning", "pairing",
+        "pairing.request-gone",
+        "warning",
+        "pairing",
         "The requestId is no longer pending",
         "Pending requests expire after 5 minutes and rejected ones are deleted; approving it now fails.",
         "restart (or reconnect) the agent so it asks again, then approve the new request within 5 minutes "
         "(`openclaw devices list` shows it), or let openclaw-sidecar approve labelled containers",
     ),
     Entry(
-        "pairing.unknown-device", "error", "pairing",
+        "pairing.unknown-device",
+        "error",
+        "pairing",
         "The gateway has no record of this device",
         "It is neither paired nor pending: the agent never connected with this identity, its request "
         "expired, or the agent actually uses another key (identity not where OpenClaw reads it).",
@@ -395,7 +471,9 @@ _ENTRIES = (
         "connects, and approve its request",
     ),
     Entry(
-        "pairing.cannot-list", "unchecked", "pairing",
+        "pairing.cannot-list",
+        "unchecked",
+        "pairing",
         "Doctor could not read the gateway's pairing list",
         "Listing needs operator.pairing: the gateway grants it to token-only clients on its loopback "
         "(the gateway host, the sidecar's network namespace) or to an approved device.",
@@ -404,42 +482,54 @@ _ENTRIES = (
     ),
     # --- docker ------------------------------------------------------------------------------------------
     Entry(
-        "docker.cannot-inspect", "unchecked", "docker",
+        "docker.cannot-inspect",
+        "unchecked",
+        "docker",
         "Doctor could not inspect the container",
         "The Docker checks read the container's mounts, labels and environment through the Docker API.",
         "check the container name and that the Docker socket is reachable (DOCKER_HOST, "
         "/var/run/docker.sock)",
     ),
     Entry(
-        "docker.identity-in-writable-layer", "error", "docker",
+        "docker.identity-in-writable-layer",
+        "error",
+        "docker",
         "The container keeps its identity in its writable layer",
         "`docker compose up --force-recreate` (or any new image) replaces the writable layer: the next "
         "container is a new device, refused with error B until approved again.",
         PERSIST_HINT,
     ),
     Entry(
-        "docker.identity-on-anonymous-volume", "warning", "docker",
+        "docker.identity-on-anonymous-volume",
+        "warning",
+        "docker",
         "The identity is on an anonymous volume",
         "Compose carries anonymous volumes over on --force-recreate, but `docker compose down -v`, "
         "`up -V` or `docker rm -v` drop them, and with them the approved device.",
-        "use a named volume: `volumes: [\"openclaw-identity:{path}\"]`",
+        'use a named volume: `volumes: ["openclaw-identity:{path}"]`',
     ),
     Entry(
-        "docker.missing-opt-in-label", "warning", "docker",
+        "docker.missing-opt-in-label",
+        "warning",
+        "docker",
         "The container does not carry the opt-in label",
         "openclaw-sidecar only ever approves containers labelled openclaw.pairing.auto-approve=true; this "
         "one's requests wait for a manual approval.",
-        "add to the service: `labels: {{openclaw.pairing.auto-approve: \"true\"}}` and recreate it",
+        'add to the service: `labels: {{openclaw.pairing.auto-approve: "true"}}` and recreate it',
     ),
     Entry(
-        "docker.bad-identity-path-label", "error", "docker",
+        "docker.bad-identity-path-label",
+        "error",
+        "docker",
         "The openclaw.pairing.identity-path label is unusable",
         "The sidecar reads only an absolute, normalized *.pub.json path; anything else is refused, so the "
         "container is never approved.",
         "set the label to the published file, e.g. /home/node/.openclaw/identity/device.pub.json",
     ),
     Entry(
-        "docker.published-identity-missing", "error", "docker",
+        "docker.published-identity-missing",
+        "error",
+        "docker",
         "The sidecar cannot read a valid published identity from the container",
         "Approval requires the pending request to match the identity the container publishes; without "
         "it the sidecar never approves.",
@@ -447,27 +537,35 @@ _ENTRIES = (
         "openclaw.pairing.identity-path at the file it publishes",
     ),
     Entry(
-        "docker.no-sidecar", "warning", "docker",
+        "docker.no-sidecar",
+        "warning",
+        "docker",
         "No openclaw-sidecar container is running",
         "The container opts in to automatic approval, but nothing is running that would approve it.",
         "start the sidecar (`docker compose up -d <sidecar service>`, command `openclaw-sidecar run`)",
     ),
     Entry(
-        "docker.sidecar-unhealthy", "error", "docker",
+        "docker.sidecar-unhealthy",
+        "error",
+        "docker",
         "The openclaw-sidecar container is not healthy",
         "An unhealthy sidecar is not approving: its loop is stuck or it cannot reach the gateway.",
         "read `docker logs {container}` and its /readyz (which check fails: gateway, docker)",
     ),
     Entry(
-        "docker.sidecar-untrusted", "error", "docker",
+        "docker.sidecar-untrusted",
+        "error",
+        "docker",
         "The sidecar runs without OPENCLAW_TRUSTED_ENV",
         "Without the trusted flag the sidecar only reports what it would approve and approves nothing "
         "(fail closed).",
-        "in a trusted environment only, set `OPENCLAW_TRUSTED_ENV: \"1\"` in the environment of "
+        'in a trusted environment only, set `OPENCLAW_TRUSTED_ENV: "1"` in the environment of '
         "{container} and recreate it",
     ),
     Entry(
-        "docker.sidecar-other-project", "warning", "docker",
+        "docker.sidecar-other-project",
+        "warning",
+        "docker",
         "The sidecar approves another compose project",
         "By default the sidecar considers only containers of its own compose project.",
         "run the agent in project {project}, or set OPENCLAW_PAIRING_PROJECT on the sidecar to the agent's "
@@ -475,7 +573,9 @@ _ENTRIES = (
     ),
     # --- sub-agents --------------------------------------------------------------------------------------
     Entry(
-        "subagent.inherits-parent", "info", "subagent",
+        "subagent.inherits-parent",
+        "info",
+        "subagent",
         "This agent presents its parent's device",
         "With OPENCLAW_INHERIT_PARENT_DEVICE=1 the sub-agent needs no approval of its own, but the gateway "
         "sees one device: same roles and scopes as the parent, and removing or rotating the device affects "
@@ -484,7 +584,9 @@ _ENTRIES = (
         "OPENCLAW_INHERIT_PARENT_DEVICE and set OPENCLAW_IDENTITY_DIR (it then needs its own approval)",
     ),
     Entry(
-        "subagent.parent-identity-missing", "error", "subagent",
+        "subagent.parent-identity-missing",
+        "error",
+        "subagent",
         "The parent's identity is not available to inherit",
         "openclaw-entrypoint refuses to start a sub-agent that should present its parent's device when "
         "the parent's slot is not mounted (it never invents a device for it).",
@@ -492,7 +594,9 @@ _ENTRIES = (
         "{path}, after the parent has started once",
     ),
     Entry(
-        "subagent.parent-writable", "warning", "subagent",
+        "subagent.parent-writable",
+        "warning",
+        "subagent",
         "The parent's identity is mounted writable into the sub-agent",
         "The sub-agent only needs to read the parent's key; a writable mount lets it replace the parent's "
         "identity.",
@@ -500,14 +604,18 @@ _ENTRIES = (
     ),
     # --- hazards -----------------------------------------------------------------------------------------
     Entry(
-        "config.dangerously-disable-device-auth", "warning", "hazard",
+        "config.dangerously-disable-device-auth",
+        "warning",
+        "hazard",
         "gateway.controlUi.dangerouslyDisableDeviceAuth is retired",
         "It is ignored since 2026.8 (openclaw doctor removes it): a setup that relied on it gets error A "
         "again after an upgrade.",
         "remove it from {location} and open the Control UI over https:// or localhost",
     ),
     Entry(
-        "config.inherit-parent-device-key", "error", "hazard",
+        "config.inherit-parent-device-key",
+        "error",
+        "hazard",
         "gateway.session.inheritParentDevice does not exist",
         "OpenClaw has no such setting; its config schema is closed, so an unknown key makes the config "
         "invalid and never shares a device.",
@@ -515,21 +623,27 @@ _ENTRIES = (
         "openclaw-entrypoint",
     ),
     Entry(
-        "script.approve-latest", "error", "hazard",
+        "script.approve-latest",
+        "error",
+        "hazard",
         "A script relies on `openclaw devices approve` without a requestId (or with --latest)",
         "Since 2026.4 it only previews the newest request and exits 1: the script approves nothing.",
         "approve the exact id (`openclaw devices approve <requestId>`, ids from `openclaw devices list "
         "--json`) in {location}, or let openclaw-sidecar approve labelled containers",
     ),
     Entry(
-        "script.approve-all", "error", "hazard",
+        "script.approve-all",
+        "error",
+        "hazard",
         "A script uses `openclaw devices approve --all`, which never existed",
         "OpenClaw exits 1 with 'OpenClaw does not recognize option \"--all\".': nothing is approved.",
         "in {location}, approve exact ids, or run openclaw-sidecar, which approves only labelled containers "
         "whose published identity matches",
     ),
     Entry(
-        "compose.app-openclaw-device-mount", "warning", "hazard",
+        "compose.app-openclaw-device-mount",
+        "warning",
+        "hazard",
         "A volume is mounted at /app/.openclaw, which OpenClaw never reads",
         "/app is the image's code dir; the state dir (and so the identity) is /home/node/.openclaw. The "
         "mount persists nothing and the identity is lost on recreate.",

@@ -27,10 +27,10 @@ def _path(value: str | None) -> Path | None:
     return Path(os.path.abspath(value)) if value else None
 
 
-def _int(value: str | int | None, default: int) -> int:
+def _int(value: str | None, default: int) -> int:
     try:
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
+        return int(value) if value else default
+    except ValueError:
         return default
 
 
@@ -81,7 +81,8 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> DoctorOption
     home = env.get("HOME") or "/home/node"
     logs = flags.get("log") or ()
     scan = flags.get("scan") or ()
-    assert isinstance(logs, list | tuple) and isinstance(scan, list | tuple)
+    assert isinstance(logs, list | tuple)
+    assert isinstance(scan, list | tuple)
     workdir = flags.get("workdir")
     return DoctorOptions(
         env=env,

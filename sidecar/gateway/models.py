@@ -8,135 +8,27 @@ and any token-like key is dropped from ``extra`` (``hello-ok.auth.deviceToken`` 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sidecar.errors import ProtocolError
+from sidecar.gateway.jsonfields import DEVICE_ID_RE, Reader, is_secret_key, normalize_public_key, scrub
 
-DEVICE_ID_RE = re.compile(r"^[a-f0-9]{64}$")
-_SECRET_KEYS = frozenset({"token", "devicetoken", "bootstraptoken", "recoveryscope", "password", "secret"})
-_SPKI_ED25519_PREFIX = bytes.fromhex("302a300506032b6570032100")
-
-
-def is_secret_key(key: str) -> bool:
-    lowered = key.lower()
-    return lowered in _SECRET_KEYS or (lowered.endswith("token") and lowered != "tokens")
-
-
-def scrub(value: Any) -> Any:
-    """A deep copy with every token-like key removed (what may be stored, printed or logged)."""
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items() if not (isinstance(k, str) and is_secret_key(k))}
-    if isinstance(value, list):
-        return [scrub(v) for v in value]
-    return value
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def normalize_public_key(value: str) -> str:
-    """SPKI PEM / base64 / base64url Ed25519 key → raw base64url (as the gateway stores it).
-
-    A dependency-free twin of ``sidecar.identity.keys.normalize_public_key`` (keeps the CLI from loading
-    ``cryptography``); the unit tests check both agree. Raises ValueError.
-    """
-    text = value.strip()
-    if "BEGIN" in text:
-        body = "".join(line for line in text.splitlines() if line and not line.startswith("-----"))
-        der = base64.b64decode(body, validate=True)
-        if len(der) != 44 or not der.startswith(_SPKI_ED25519_PREFIX):
-            raise ValueError("public key PEM is not an Ed25519 SPKI key")
-        return _b64url(der[12:])
-    cleaned = text.replace("+", "-").replace("/", "_").rstrip("=")
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", cleaned):
-        raise ValueError("public key is not base64")
-    raw = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
-    if len(raw) != 32:
-        raise ValueError(f"Ed25519 public key must be 32 bytes, got {len(raw)}")
-    return _b64url(raw)
-
-
-class _Reader:
-    """Pulls typed fields out of one JSON object, naming the object and field in every error."""
-
-    def __init__(self, what: str, data: object) -> None:
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{what} is not a JSON object")
-        self.what, self.data = what, data
-        self.used: set[str] = set()
-
-    def _get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.data.get(key)
-
-    def fail(self, key: str, expected: str) -> ProtocolError:
-        return ProtocolError(f"{self.what}: field {key!r} must be {expected}")
-
-    def text(self, key: str) -> str:
-        value = self._get(key)
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, "a non-empty string")
-        return value
-
-    def opt_text(self, key: str) -> str | None:
-        value = self._get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(key, "a string")
-        return value
-
-    def integer(self, key: str) -> int:
-        value = self._get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise self.fail(key, "a non-negative integer")
-        return value
-
-    def opt_integer(self, key: str) -> int | None:
-        if self._get(key) is None:
-            return None
-        return self.integer(key)
-
-    def flag(self, key: str) -> bool:
-        value = self._get(key)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(key, "a boolean")
-        return value
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self._get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, "a list of strings")
-        return tuple(value)
-
-    def device_id(self, key: str = "deviceId") -> str:
-        value = self.text(key)
-        if not DEVICE_ID_RE.match(value):
-            raise self.fail(key, "64 lower-case hex characters")
-        return value
-
-    def public_key(self, device_id: str, key: str = "publicKey") -> str:
-        try:
-            normalized = normalize_public_key(self.text(key))
-        except ValueError as exc:
-            raise self.fail(key, f"an Ed25519 public key ({exc})") from None
-        raw = base64.urlsafe_b64decode(normalized + "=")
-        if hashlib.sha256(raw).hexdigest() != device_id:
-            raise ProtocolError(f"{self.what}: deviceId is not the SHA-256 of publicKey")
-        return normalized
-
-    def extra(self) -> dict[str, Any]:
-        return {k: scrub(v) for k, v in self.data.items() if k not in self.used and not is_secret_key(k)}
+__all__ = [
+    "DEVICE_ID_RE",
+    "GatewayEvent",
+    "HelloOk",
+    "HelloPolicy",
+    "PairResolved",
+    "PairedDevice",
+    "PairingList",
+    "PendingRequest",
+    "TokenSummary",
+    "is_secret_key",
+    "normalize_public_key",
+    "scrub",
+]
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
@@ -167,7 +59,7 @@ class PendingRequest:
 
     @classmethod
     def from_json(cls, data: object, what: str = "pending request") -> PendingRequest:
-        r = _Reader(what, data)
+        r = Reader(what, data)
         device_id = r.device_id()
         role = r.opt_text("role")
         roles = r.texts("roles") or ((role,) if role else ())
@@ -227,8 +119,8 @@ class TokenSummary:
         return {"role": self.role, "scopes": list(self.scopes), **self.extra}
 
 
-def _tokens(r: _Reader) -> tuple[TokenSummary, ...]:
-    raw = r._get("tokens")
+def _tokens(r: Reader) -> tuple[TokenSummary, ...]:
+    raw = r.raw("tokens")
     if raw is None:
         return ()
     items = list(raw.values()) if isinstance(raw, dict) else raw  # store shape {role: {...}} or list
@@ -236,7 +128,7 @@ def _tokens(r: _Reader) -> tuple[TokenSummary, ...]:
         raise r.fail("tokens", "a list")
     out = []
     for item in items:
-        t = _Reader(f"{r.what} token", item)
+        t = Reader(f"{r.what} token", item)
         out.append(TokenSummary(role=t.text("role"), scopes=t.texts("scopes"), extra=t.extra()))
     return tuple(out)
 
@@ -264,7 +156,7 @@ class PairedDevice:
 
     @classmethod
     def from_json(cls, data: object, what: str = "paired device") -> PairedDevice:
-        r = _Reader(what, data)
+        r = Reader(what, data)
         device_id = r.device_id()
         role = r.opt_text("role")
         return cls(
@@ -318,8 +210,8 @@ class PairingList:
 
     @classmethod
     def from_json(cls, data: object) -> PairingList:
-        r = _Reader("device.pair.list payload", data)
-        pending_raw, paired_raw = r._get("pending"), r._get("paired")
+        r = Reader("device.pair.list payload", data)
+        pending_raw, paired_raw = r.raw("pending"), r.raw("paired")
         if not isinstance(pending_raw, list) or not isinstance(paired_raw, list):
             raise ProtocolError("device.pair.list payload: 'pending' and 'paired' must be lists")
         problems: list[str] = []
@@ -369,18 +261,18 @@ class HelloOk:
 
     @classmethod
     def from_json(cls, data: object) -> HelloOk:
-        r = _Reader("hello-ok", data)
-        if r._get("type") != "hello-ok":
+        r = Reader("hello-ok", data)
+        if r.raw("type") != "hello-ok":
             raise r.fail("type", '"hello-ok"')
-        server = _Reader("hello-ok.server", r._get("server"))
-        p = _Reader("hello-ok.policy", r._get("policy"))
+        server = Reader("hello-ok.server", r.raw("server"))
+        p = Reader("hello-ok.policy", r.raw("policy"))
         policy = HelloPolicy(
             p.integer("maxPayload"), p.integer("maxBufferedBytes"), p.integer("tickIntervalMs")
         )
-        auth_raw = r._get("auth")
-        auth = _Reader("hello-ok.auth", auth_raw) if auth_raw is not None else None
-        features_raw = r._get("features")
-        features = _Reader("hello-ok.features", features_raw) if isinstance(features_raw, dict) else None
+        auth_raw = r.raw("auth")
+        auth = Reader("hello-ok.auth", auth_raw) if auth_raw is not None else None
+        features_raw = r.raw("features")
+        features = Reader("hello-ok.features", features_raw) if isinstance(features_raw, dict) else None
         return cls(
             protocol=r.integer("protocol"),
             server_version=server.text("version"),
@@ -407,7 +299,7 @@ class PairResolved:
 
     @classmethod
     def from_json(cls, data: object) -> PairResolved:
-        r = _Reader("device.pair.resolved payload", data)
+        r = Reader("device.pair.resolved payload", data)
         return cls(
             r.text("requestId"), r.text("deviceId"), r.text("decision"), r.opt_integer("ts"), r.extra()
         )

@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,12 +33,21 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from sidecar.errors import AuthFailed, GatewayError, GatewayStarting, PairingRequired, ProtocolMismatch
+from sidecar.errors import (
+    AuthFailed,
+    DeviceIdentityRequired,
+    GatewayError,
+    GatewayStarting,
+    MissingScope,
+    PairingRequired,
+    ProtocolMismatch,
+)
 from sidecar.gateway.client import GatewayClient
 from sidecar.gateway.models import GatewayEvent
 
 log = logging.getLogger("sidecar.gateway.session")
 PAIRING_RETRY_MAX = 10.0
+STABLE_AFTER = 10.0  # seconds a connection must live to reset the reconnect backoff
 
 ConnectCallback = Callable[[GatewayClient, bool], Awaitable[None]]
 EventCallback = Callable[[GatewayEvent], Awaitable[None] | None]
@@ -68,6 +79,7 @@ class GatewaySession:
         self.last_error: BaseException | None = None
         self.connects = 0
         self._announced: set[str | None] = set()
+        self._flaps = 0
         # "Full jitter": uniform(0, min(max_backoff, initial_backoff * 2**attempt)).
         self._backoff = wait_random_exponential(multiplier=initial_backoff, max=max_backoff)
 
@@ -83,14 +95,19 @@ class GatewaySession:
             except _Stopped:
                 return
             self.connects += 1
+            started = time.monotonic()
             try:
                 error = await self._serve(client, stop)
             finally:
                 self.client = None
                 await client.close()
             await _maybe_await(self._on_disconnect, error)
+            # A connection that keeps dying young (gateway flapping, reconcile failing every time) must
+            # not turn into a reconnect storm: back off like a failed connect.
+            self._flaps = self._flaps + 1 if time.monotonic() - started < STABLE_AFTER else 0
             if not stop.is_set():
-                await _sleep_or_stop(stop, self.initial_backoff)  # don't spin on a flapping gateway
+                delay = min(self.max_backoff, self.initial_backoff * 2**self._flaps)
+                await _sleep_or_stop(stop, random.uniform(delay / 2, delay))  # noqa: S311 - jitter
 
     async def _serve(self, client: GatewayClient, stop: asyncio.Event) -> BaseException | None:
         """Run one connection; returns the error that ended it (None when we were asked to stop)."""
@@ -177,7 +194,8 @@ class GatewaySession:
                     target,
                 )
             return
-        level = logging.ERROR if isinstance(exc, AuthFailed | ProtocolMismatch) else logging.WARNING
+        needs_operator = AuthFailed | DeviceIdentityRequired | MissingScope | ProtocolMismatch
+        level = logging.ERROR if isinstance(exc, needs_operator) else logging.WARNING
         log.log(
             level,
             "cannot connect to the gateway (attempt %d, retry in %.1f s): %s",

@@ -141,9 +141,6 @@ def load_parent(parent_dir: Path) -> DeviceIdentity:
 
 
 def _from_slot(p: _Pass, slot: Slot) -> tuple[DeviceIdentity, str]:
-    if not slot.directory.is_dir():
-        p.need()
-        slot.prepare()
     current = p.read_or_set_aside(slot.read, lambda: [slot.move_aside()])
     if current is not None:
         p.reconcile_state(current)
@@ -185,6 +182,9 @@ def _run(cfg: EntrypointConfig, fmt: str, reason: str, write: bool) -> EnsureRes
     state = state_store(fmt, cfg.state_dir) if fmt != "file" else None
     p = _Pass(cfg, state, write)
     slot = _slot(cfg)
+    if slot is not None and not slot.directory.is_dir():
+        p.need()
+        slot.prepare()
     if cfg.mode == "slot":
         assert slot is not None
         identity, source = _from_slot(p, slot)
@@ -192,9 +192,6 @@ def _run(cfg: EntrypointConfig, fmt: str, reason: str, write: bool) -> EnsureRes
     elif cfg.mode == "secret":
         assert cfg.private_key_file is not None
         identity, source, identity_file = load_secret(cfg.private_key_file), "secret", cfg.private_key_file
-        if slot is not None and not slot.directory.is_dir():
-            p.need()
-            slot.prepare()
         _fixed(p, identity, slot)
     else:
         assert cfg.parent_identity_dir is not None
@@ -203,16 +200,15 @@ def _run(cfg: EntrypointConfig, fmt: str, reason: str, write: bool) -> EnsureRes
         _fixed(p, identity, None)
     published = _publish(p, identity, slot, cfg.slot_name)
     return EnsureResult(
-        identity,
-        source,
-        cfg.slot_name,
-        fmt,
-        reason,
-        identity_file,
-        cfg.state_dir,
-        published,
-        (),
-        tuple(p.moved),
+        identity=identity,
+        source=source,
+        slot=cfg.slot_name,
+        format=fmt,
+        format_reason=reason,
+        identity_file=identity_file,
+        state_dir=cfg.state_dir,
+        published=published,
+        moved_aside=tuple(p.moved),
     )
 
 
@@ -228,6 +224,7 @@ def _locks(cfg: EntrypointConfig) -> Iterator[list[Path]]:
         lock_dir = cfg.state_dir / "identity"
         created += fsutil.make_dirs(lock_dir)
         stack.enter_context(fsutil.locked(lock_dir, STATE_LOCK))
+        fsutil.remove_stale_temps(cfg.state_dir / "state")  # a database build killed before its rename
         yield created
 
 

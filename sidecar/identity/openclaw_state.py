@@ -159,7 +159,12 @@ class SqliteState:
                 if not _has_table(con):
                     return None
                 row = con.execute(_SELECT).fetchone()
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # locked, unreadable, I/O: not damage, never moved aside
+            raise IdentityError(
+                f"cannot read {self.db} ({exc}). If an OpenClaw process is using this state dir, stop it "
+                "first; otherwise check the file's owner and permissions."
+            ) from None
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
             raise IdentityCorrupt(
                 f"cannot read {self.db} ({exc}). The file was kept; to recover: restore it from a backup, "
                 f"or {REGENERATE}",
@@ -293,7 +298,9 @@ class SqliteState:
                 saved = self._save_row(record, "corrupt")
                 con.execute("DELETE FROM device_identities WHERE identity_key = 'primary'")
                 return [saved]
-        except sqlite3.Error:  # the database itself is damaged: move it and its journals aside
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError:  # the database itself is damaged: move it and its journals aside
             moved = []
             for suffix in ("", "-wal", "-shm", "-journal"):
                 path = self.db.with_name(self.db.name + suffix)

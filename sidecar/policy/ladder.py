@@ -19,7 +19,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sidecar.gateway.models import PairedDevice, PendingRequest
+from sidecar.policy import allowance as a
 from sidecar.policy import checks as c
+from sidecar.policy import limits as lim
+from sidecar.policy.context import Context
 from sidecar.policy.decision import APPROVED_CHECK, Action, Decision, Outcome, Verdict
 from sidecar.policy.history import History
 from sidecar.settings import Mode, PolicySettings
@@ -29,7 +32,7 @@ from sidecar.sources.workloads import Workload
 @dataclass(frozen=True)
 class Check:
     name: str
-    run: Callable[[c.Context], Outcome]
+    run: Callable[[Context], Outcome]
 
 
 _SKIPS = (
@@ -38,30 +41,30 @@ _SKIPS = (
     Check("resolved", c.check_resolved),
     Check("superseded", c.check_superseded),
 )
-_LIMITS = (Check("churn", c.check_churn), Check("rate-limit", c.check_rate_limit))
+_LIMITS = (Check("churn", lim.check_churn), Check("rate-limit", lim.check_rate_limit))
 
 LADDERS: Mapping[Mode, tuple[Check, ...]] = {
     Mode.STRICT: (
         *_SKIPS,
         Check("identity", c.check_identity),
         Check("remote-ip", c.check_remote_ip),
-        Check("role-scope", c.check_role_scope),
-        Check("repair", c.check_repair),
+        Check("role-scope", a.check_role_scope),
+        Check("repair", a.check_repair),
         *_LIMITS,
     ),
     Mode.IP: (
         *_SKIPS,
         Check("ip-match", c.check_ip_match),
-        Check("role-scope", c.check_role_scope),
-        Check("repair", c.check_repair),
+        Check("role-scope", a.check_role_scope),
+        Check("repair", a.check_repair),
         *_LIMITS,
     ),
     Mode.DEV_APPROVE_ALL: (
         *_SKIPS,
-        Check("dev-window", c.check_dev_window),
-        Check("dev-cap", c.check_dev_cap),
+        Check("dev-window", lim.check_dev_window),
+        Check("dev-cap", lim.check_dev_cap),
         Check("dev-network", c.check_dev_network),
-        Check("privileged", c.check_privileged),
+        Check("privileged", a.check_privileged),
     ),
 }
 
@@ -86,7 +89,7 @@ def request_evidence(request: PendingRequest) -> dict[str, Any]:
     }
 
 
-def _container_evidence(ctx: c.Context, w: Workload) -> dict[str, Any]:
+def _container_evidence(ctx: Context, w: Workload) -> dict[str, Any]:
     s = ctx.settings
     keys = (s.label_opt_in, s.label_identity_path, s.label_roles, s.label_scopes)
     return {**w.evidence(), "matchedLabels": {k: w.labels[k] for k in keys if k in w.labels}}
@@ -101,7 +104,7 @@ def decide(
     now_ms: int,
 ) -> Decision:
     """What to do with one pending request, and why. See the module docstring and docs/policy.md."""
-    ctx = c.Context(request, tuple(workloads), paired, settings, history, now_ms)
+    ctx = Context(request, tuple(workloads), paired, settings, history, now_ms)
     passed: list[dict[str, str]] = []
     details: dict[str, Any] = {}
     for check in LADDERS[settings.mode]:
@@ -123,7 +126,7 @@ def decide(
 
 
 def _decision(
-    ctx: c.Context,
+    ctx: Context,
     action: Action,
     check: str,
     reason: str,

@@ -197,23 +197,55 @@ def _read_text(path: str) -> str:
         return ""
 
 
+def root_upperdir(mountinfo: str) -> str | None:
+    """The overlay ``upperdir`` of this process's root filesystem: unique to its container."""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 10 or fields[4] != "/" or "-" not in fields:
+            continue
+        sep = fields.index("-")
+        if len(fields) > sep + 3 and fields[sep + 1] == "overlay":
+            for option in fields[sep + 3].split(","):
+                if option.startswith("upperdir="):
+                    return option.removeprefix("upperdir=")
+    return None
+
+
+def _upperdir(attrs: Mapping[str, Any]) -> str | None:
+    data = ((attrs.get("GraphDriver") or {}).get("Data")) or {}
+    value = data.get("UpperDir")
+    return str(value) if value else None
+
+
 def find_own_container(
     inspect_container: Callable[[str], Mapping[str, Any] | None],
     *,
     cgroup: str,
     mountinfo: str,
     hostname: str | None,
+    sharing: Callable[[str], Sequence[str]] = lambda container_id: (),
 ) -> Mapping[str, Any] | None:
-    """The sidecar's own container's inspect data, or None when it is not (provably) in a container.
+    """The sidecar's own container's inspect data, or None when it cannot be identified for sure.
 
-    Candidates come from cgroup, mountinfo and HOSTNAME (in that order); each is confirmed by the engine.
-    A HOSTNAME counts only when it looks like a container id and the container's configured hostname is
-    exactly it — a host machine named like some container must never adopt that container's project.
+    - cgroup ids (cgroup v1, systemd scopes) are the container's own: confirmed by the engine, accepted.
+    - /etc/hostname|hosts|resolv.conf mounts and HOSTNAME belong to the owner of the *network namespace*:
+      with ``network_mode: service:<x>`` (how compose runs the sidecar next to the gateway) that is x, not
+      us. So such a candidate is accepted only when the root filesystem's overlay ``upperdir`` is its own;
+      otherwise the containers sharing its namespace (``sharing``) are checked the same way. Without an
+      overlay root, a candidate that others share a namespace with is ambiguous: None (fail closed).
+    - HOSTNAME counts only when it looks like a container id and the engine confirms that container's
+      configured hostname is exactly it: a host machine named like a container never adopts it.
     """
-    for cid in [*container_ids_from_cgroup(cgroup), *container_ids_from_mountinfo(mountinfo)]:
+    for cid in container_ids_from_cgroup(cgroup):
         attrs = inspect_container(cid)
         if attrs is not None and attrs.get("Id") == cid:
             return attrs
+    upper = root_upperdir(mountinfo)
+    candidates: list[Mapping[str, Any]] = []
+    for cid in container_ids_from_mountinfo(mountinfo):
+        attrs = inspect_container(cid)
+        if attrs is not None and attrs.get("Id") == cid:
+            candidates.append(attrs)
     if hostname and _HOSTNAME_ID_RE.match(hostname):
         attrs = inspect_container(hostname)
         config = (attrs or {}).get("Config") or {}
@@ -222,7 +254,19 @@ def find_own_container(
             and str(attrs.get("Id", "")).startswith(hostname)
             and config.get("Hostname") == hostname
         ):
+            candidates.append(attrs)
+    for attrs in candidates:
+        others = list(sharing(str(attrs["Id"])))
+        if upper is None:
+            if not others:
+                return attrs
+            continue
+        if _upperdir(attrs) == upper:
             return attrs
+        for other in others:
+            shared = inspect_container(other)
+            if shared is not None and _upperdir(shared) == upper:
+                return shared
     return None
 
 
@@ -240,7 +284,10 @@ def resolve_scope(options: DockerSourceOptions, own: Mapping[str, Any] | None) -
             return ProjectScope(str(project), f"the sidecar's own container {name}")
         where = f"the sidecar's container {name} has no {COMPOSE_PROJECT_LABEL} label"
     else:
-        where = "the sidecar does not run in a Docker container on this engine"
+        where = (
+            "the sidecar cannot identify its own container on this Docker engine (checked "
+            "/proc/self/cgroup, /proc/self/mountinfo and HOSTNAME)"
+        )
     raise ConfigError(
         f"cannot tell which compose project to watch: {where}. Set {PROJECT_SETTING}=<project> "
         f"(YAML key {PROJECT_YAML_KEY}) to consider only that project's labelled containers, or "
@@ -593,16 +640,16 @@ class DockerSource:
             await _call(on_change, "docker:connected")
             next_ping = self._clock() + self._options.ping_interval_s
             while not stop():
+                if overflow.is_set():  # events were dropped: whatever they said, re-read everything
+                    overflow.clear()
+                    self.invalidate()
+                    await _call(on_change, "docker:events-overflow")
+                if self._clock() >= next_ping:
+                    await self._ping()
+                    next_ping = self._clock() + self._options.ping_interval_s
                 try:
                     kind, payload = await asyncio.wait_for(queue.get(), timeout=0.2)
                 except TimeoutError:
-                    if overflow.is_set():
-                        overflow.clear()
-                        self.invalidate()
-                        await _call(on_change, "docker:events-overflow")
-                    if self._clock() >= next_ping:
-                        await self._ping()
-                        next_ping = self._clock() + self._options.ping_interval_s
                     continue
                 if kind in ("error", "end"):
                     self._connected = False
@@ -631,10 +678,17 @@ class DockerSource:
                     cgroup=_read_text(f"{self._proc_root}/cgroup"),
                     mountinfo=_read_text(f"{self._proc_root}/mountinfo"),
                     hostname=self._hostname,
+                    sharing=self._sharing_network_of,
                 )
             self._scope = resolve_scope(self._options, own)
             log.info("docker source watches %s", self._scope.describe())
         return self._scope
+
+    def _sharing_network_of(self, container_id: str) -> list[str]:
+        """Ids of containers that run in ``container_id``'s network namespace (network_mode container:)."""
+        summaries = self._call(self._api.containers, all=True) or []
+        mode = f"container:{container_id}"
+        return [str(s["Id"]) for s in summaries if ((s.get("HostConfig") or {}).get("NetworkMode")) == mode]
 
     def _inspect_or_none(self, container: str) -> Mapping[str, Any] | None:
         try:

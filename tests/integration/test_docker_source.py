@@ -192,6 +192,39 @@ def test_finds_its_own_project_from_inside_a_real_container(start: Start, projec
     assert f"{project}-sidecar" in scope.how
 
 
+def test_in_the_gateways_network_namespace_it_finds_itself_not_the_gateway(
+    start: Start, docker_client: Any, run_label: dict[str, str], project: str, tmp_path: Path
+) -> None:
+    """compose's ``network_mode: service:openclaw-gateway``: /etc/hostname and HOSTNAME are the gateway's.
+
+    cgroup v2 hides the container id from /proc/self/cgroup, so this simulates it: an empty cgroup file
+    and the sidecar container's real mountinfo.
+    """
+    gateway = start("gateway", in_project=f"{project}-gw")
+    sidecar = docker_client.containers.run(
+        IMAGE,
+        ["sleep", "infinity"],
+        name=f"{project}-sidecar",
+        labels={**run_label, "com.docker.compose.project": project},
+        network_mode=f"container:{gateway.id}",
+        init=True,
+        detach=True,
+    )
+    try:
+        sidecar.reload()
+        proc = tmp_path / "proc"
+        proc.mkdir()
+        (proc / "cgroup").write_text("0::/\n")
+        (proc / "mountinfo").write_text(Path(f"/proc/{sidecar.attrs['State']['Pid']}/mountinfo").read_text())
+        hostname = gateway.attrs["Config"]["Hostname"]  # what HOSTNAME says inside the sidecar
+        src = DockerSource(connect(), DockerSourceOptions(), proc_root=str(proc), hostname=hostname)
+        scope = run_async(src.resolve_scope())
+        assert scope.project == project
+        assert f"{project}-sidecar" in scope.how
+    finally:
+        sidecar.remove(force=True)
+
+
 def test_refuses_to_guess_without_a_project(
     start: Start, docker_client: Any, run_label: dict[str, str]
 ) -> None:

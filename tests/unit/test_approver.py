@@ -270,6 +270,23 @@ def test_workload_change_re_decides_a_held_request() -> None:
     run(body)
 
 
+def test_held_requests_are_rechecked_soon_without_any_trigger() -> None:
+    async def body() -> None:
+        h = Harness(settings(), (workload(who=None, identity_error="not published yet"),))
+        await h.start()
+        await h.requested(request())
+        await until(lambda: len(h.records) == 1)
+        h.source.workloads = (AGENT,)  # the source learnt the identity but said nothing
+        h.clock.advance(4)
+        await h.settle()
+        assert h.gw.rpcs == []
+        h.clock.advance(1.5)
+        await until(lambda: len(h.gw.rpcs) == 1)
+        await h.finish()
+
+    run(body)
+
+
 def test_source_reconnect_triggers_a_reconcile() -> None:
     async def body() -> None:
         h = Harness(settings())

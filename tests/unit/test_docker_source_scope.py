@@ -14,6 +14,7 @@ from sidecar.sources.docker import (
     container_ids_from_mountinfo,
     find_own_container,
     resolve_scope,
+    root_upperdir,
 )
 
 CID = "02eaa52173772a26eceda624271a6c00e7f2a1c467d3d7f280c7ea3cf8f79f7b"
@@ -129,3 +130,87 @@ def test_no_project_fails_closed_naming_the_setting(own: Mapping[str, Any] | Non
     message = str(info.value)
     assert "OPENCLAW_PAIRING_PROJECT=<project>" in message
     assert "OPENCLAW_PAIRING_PROJECT='*'" in message
+
+
+# --- network_mode: service:<gateway> (compose's sidecar) ----------------------------------------------
+
+GATEWAY = "b7671de234acf4b7bd90191da6127a5bf9c95bab4484bcfa582806c4dccb4820"
+SIDECAR = "e67e8e203e90c6ffa4f95479bf5c804f5619cb13059fa45c1616b5435bc6c38a"
+SIDECAR_UPPER = (
+    "/var/lib/docker/overlay2/a4f55dbd51aacb93839d3394170ec7514c0705d95466203bf4ebe11cef104d4f/diff"
+)
+GATEWAY_UPPER = (
+    "/var/lib/docker/overlay2/0691568816f090bff32eb444de774ce0025198c70565af5297d423d833705e11/diff"
+)
+
+# Recorded in a container started with --network container:<gateway>: the /etc files are the gateway's.
+ROOT_OPTIONS = (
+    f"rw,lowerdir=/var/lib/docker/overlay2/l/N67A:/var/lib/docker/overlay2/l/ENLF,upperdir={SIDECAR_UPPER}"
+)
+MOUNTINFO_SHARED = f"""237 102 0:83 / / rw,relatime master:7 - overlay overlay {ROOT_OPTIONS},workdir=/x/work
+238 237 0:86 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw
+254 237 254:0 /var/lib/docker/containers/{GATEWAY}/resolv.conf /etc/resolv.conf rw,relatime - ext4 /dev/vda rw
+255 237 254:0 /var/lib/docker/containers/{GATEWAY}/hostname /etc/hostname rw,relatime - ext4 /dev/vda rw
+256 237 254:0 /var/lib/docker/containers/{GATEWAY}/hosts /etc/hosts rw,relatime - ext4 /dev/vda rw
+"""
+
+
+def shared_ns_engine() -> Any:
+    gateway = {
+        "Id": GATEWAY,
+        "Name": "/gw-project-gateway-1",
+        "Config": {"Hostname": GATEWAY[:12], "Labels": {"com.docker.compose.project": "gw-project"}},
+        "GraphDriver": {"Data": {"UpperDir": GATEWAY_UPPER}},
+    }
+    sidecar = {
+        "Id": SIDECAR,
+        "Name": "/demo-pairing-sidecar-1",
+        "Config": {"Hostname": GATEWAY[:12], "Labels": {"com.docker.compose.project": "demo"}},
+        "GraphDriver": {"Data": {"UpperDir": SIDECAR_UPPER}},
+    }
+    return engine(gateway, sidecar)
+
+
+def test_root_upperdir_from_mountinfo() -> None:
+    assert root_upperdir(MOUNTINFO_SHARED) == SIDECAR_UPPER
+    assert root_upperdir(MOUNTINFO) is None  # no upperdir option recorded there
+    assert root_upperdir("30 1 254:0 / / rw - ext4 /dev/vda rw\n") is None  # not overlay
+
+
+@pytest.mark.parametrize("hostname", [None, GATEWAY[:12]])
+def test_in_another_containers_network_namespace_it_finds_itself_not_the_owner(hostname: str | None) -> None:
+    own = find_own_container(
+        shared_ns_engine(),
+        cgroup=CGROUP_V2_PRIVATE,
+        mountinfo=MOUNTINFO_SHARED,
+        hostname=hostname,
+        sharing=lambda cid: [SIDECAR] if cid == GATEWAY else [],
+    )
+    assert own is not None
+    assert own["Id"] == SIDECAR
+    assert resolve_scope(DockerSourceOptions(), own).project == "demo"
+
+
+def test_no_sharer_with_our_root_filesystem_is_not_us() -> None:
+    own = find_own_container(
+        shared_ns_engine(),
+        cgroup=CGROUP_V2_PRIVATE,
+        mountinfo=MOUNTINFO_SHARED,
+        hostname=None,
+        sharing=lambda c: [],
+    )
+    assert own is None
+
+
+def test_without_an_overlay_root_a_shared_namespace_is_ambiguous() -> None:
+    no_overlay = MOUNTINFO_SHARED.replace(" - overlay overlay ", " - btrfs /dev/vdb ", 1)
+    own = find_own_container(
+        shared_ns_engine(),
+        cgroup=CGROUP_V2_PRIVATE,
+        mountinfo=no_overlay,
+        hostname=None,
+        sharing=lambda cid: [SIDECAR] if cid == GATEWAY else [],
+    )
+    assert own is None
+    with pytest.raises(ConfigError, match="cannot identify its own container"):
+        resolve_scope(DockerSourceOptions(), own)

@@ -223,3 +223,28 @@ def test_events_subscribed_before_on_connect() -> None:
             await asyncio.wait_for(runner, 5)
 
     asyncio.run(main())
+
+
+def test_reconcile_failing_every_time_backs_off_instead_of_storming() -> None:
+    async def main() -> None:
+        async with FakeGateway(TOKEN) as gw:
+
+            async def on_connect(client: GatewayClient, reconnected: bool) -> None:
+                await client.call("no.such.method")  # e.g. a scope the connection lacks
+
+            session = GatewaySession(
+                lambda: GatewayClient(gw.url, token=TOKEN, identity=None),
+                on_connect=on_connect,
+                on_event=lambda e: None,
+                initial_backoff=0.05,
+                max_backoff=1.0,
+            )
+            stop = asyncio.Event()
+            runner = asyncio.create_task(session.run(stop))
+            await asyncio.sleep(1.5)
+            stop.set()
+            await asyncio.wait_for(runner, 5)
+            assert 2 <= len(gw.connects) <= 8  # ~30 without the growing delay
+            assert session.last_error is not None
+
+    asyncio.run(main())

@@ -28,7 +28,8 @@ def test_seed_vector_matches_openclaw() -> None:
 def test_record_round_trip_and_verification() -> None:
     ident = DeviceIdentity.from_seed(SEED, created_at_ms=1737264000000)
     record = ident.to_record()
-    assert record["version"] == 1 and record["createdAtMs"] == 1737264000000
+    assert record["version"] == 1
+    assert record["createdAtMs"] == 1737264000000
     assert DeviceIdentity.from_record(record).device_id == DEVICE_ID
     with pytest.raises(ValueError, match="deviceId"):
         DeviceIdentity.from_record({**record, "deviceId": "0" * 64})

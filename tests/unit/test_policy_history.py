@@ -6,7 +6,7 @@ import pytest
 from pairing_fixtures import NOW, A, B, request, workload
 
 from sidecar.policy import Action, Decision, History
-from sidecar.policy.checks import uncovered
+from sidecar.policy.allowance import uncovered
 from sidecar.policy.net import gateway_networks, normalize_ip, workload_ips
 
 

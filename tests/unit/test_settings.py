@@ -253,3 +253,10 @@ def test_every_setting_has_an_env_var() -> None:
             "OPENCLAW_GATEWAY_URL",
             "OPENCLAW_GATEWAY_TOKEN",
         }
+
+
+def test_empty_values_count_as_unset(tmp_path: Path) -> None:
+    s = load({"OPENCLAW_PAIRING_MODE": "", "OPENCLAW_GATEWAY_TOKEN": " "}, write(tmp_path, "environment:\n"))
+    assert s.mode is Mode.STRICT
+    assert s.gateway_token is None
+    assert s.sources["environment"] == "default"

@@ -45,7 +45,7 @@ def identity_location(env: Mapping[str, str]) -> tuple[str, str]:
 def covering_mount(attrs: Mapping[str, Any], path: str) -> dict[str, Any] | None:
     """The mount that serves ``path`` inside the container (longest destination prefix), if any."""
     mounts: list[dict[str, Any]] = list(attrs.get("Mounts") or [])
-    for dest in ((attrs.get("HostConfig") or {}).get("Tmpfs") or {}).keys():  # `--tmpfs` is not in Mounts
+    for dest in (attrs.get("HostConfig") or {}).get("Tmpfs") or {}:  # `--tmpfs` is not in Mounts
         mounts.append({"Type": "tmpfs", "Destination": dest})
     best: dict[str, Any] | None = None
     for mount in mounts:
@@ -137,7 +137,9 @@ def _sidecar_scope(attrs: Mapping[str, Any]) -> str | None:
 
 def sidecar_findings(api: Any, agent: Mapping[str, Any]) -> tuple[list[Finding], str]:
     running: Sequence[Mapping[str, Any]] = api.containers(filters={"status": "running"})
-    sidecars = [api.inspect_container(c["Id"]) for c in running if SIDECAR_COMMAND_RE.search(c.get("Command", ""))]
+    sidecars = [
+        api.inspect_container(c["Id"]) for c in running if SIDECAR_COMMAND_RE.search(c.get("Command", ""))
+    ]
     if not sidecars:
         return [finding("docker.no-sidecar", "no running container's command is `openclaw-sidecar run`")], ""
     project = ((agent.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.project")
@@ -184,5 +186,9 @@ def check(opts: DoctorOptions) -> Outcome:
         more, sidecar = sidecar_findings(api, attrs)
         found += more
         summary = "; ".join(s for s in (summary, sidecar) if s)
-    return Outcome("docker", tuple(found), summary, facts={"persistent": not any(
-        f.id == "docker.identity-in-writable-layer" for f in found)})
+    return Outcome(
+        "docker",
+        tuple(found),
+        summary,
+        facts={"persistent": not any(f.id == "docker.identity-in-writable-layer" for f in found)},
+    )

@@ -29,7 +29,14 @@ MAX_FILES = 2000
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".tox"})
 SCRIPT_SUFFIXES = (".sh", ".bash", ".zsh", ".yml", ".yaml", ".env", ".json", ".json5", ".ps1")
 SCRIPT_NAMES = frozenset({".env", "Makefile", "Dockerfile", "Justfile", "Taskfile"})
-COMPOSE_GLOBS = ("compose*.yml", "compose*.yaml", "docker-compose*.yml", "docker-compose*.yaml", ".env", "*.sh")
+COMPOSE_GLOBS = (
+    "compose*.yml",
+    "compose*.yaml",
+    "docker-compose*.yml",
+    "docker-compose*.yaml",
+    ".env",
+    "*.sh",
+)
 # `openclaw devices approve` flags that take a value (the value is not a requestId).
 VALUE_FLAGS = frozenset({"--url", "--token", "--password", "--timeout"})
 

@@ -126,8 +126,18 @@ def _storage(seen: _Seen, store: StateStore, opts: DoctorOptions) -> DeviceIdent
     return current
 
 
-def _private_paths(opts: DoctorOptions, slot: Slot | None) -> tuple[list[Path], list[Path]]:
-    """(files holding a private key, directories holding them) that exist."""
+def _slot_of(opts: DoctorOptions) -> Slot | None:
+    if opts.identity_dir is None or opts.inherit:
+        return None
+    try:
+        return Slot.on_volume(opts.identity_dir, opts.slot)
+    except ConfigError:
+        return None
+
+
+def private_paths(opts: DoctorOptions) -> tuple[list[Path], list[Path]]:
+    """(files holding a private key, directories holding them) that exist: slot, legacy JSON, SQLite."""
+    slot = _slot_of(opts)
     state = opts.state_dir
     files = [state / "identity" / "device.json"]
     files += [state / "state" / f"openclaw.sqlite{s}" for s in ("", "-wal", "-shm", "-journal")]
@@ -138,8 +148,8 @@ def _private_paths(opts: DoctorOptions, slot: Slot | None) -> tuple[list[Path], 
     return [p for p in files if p.is_file()], [d for d in dirs if d.is_dir()]
 
 
-def _permissions(seen: _Seen, opts: DoctorOptions, slot: Slot | None) -> None:
-    files, dirs = _private_paths(opts, slot)
+def _permissions(seen: _Seen, opts: DoctorOptions) -> None:
+    files, dirs = private_paths(opts)
     owned_wrong = [p for p in files + dirs if p.lstat().st_uid != opts.uid]
     if owned_wrong:
         names = " ".join(str(p) for p in owned_wrong)
@@ -184,12 +194,15 @@ def _published(seen: _Seen, opts: DoctorOptions, slot: Slot | None, cfg: Entrypo
     stale = [t for t in targets if not publish.is_published(t, seen.identity, cfg.slot_name)]
     if stale:
         where = " and ".join(str(t) for t in stale)
-        seen.add("identity.not-published", f"missing or not matching device {seen.identity.device_id}: {where}",
-                 path=where)
+        seen.add(
+            "identity.not-published",
+            f"missing or not matching device {seen.identity.device_id}: {where}",
+            path=where,
+        )
 
 
 def _source(seen: _Seen, opts: DoctorOptions, slot: Slot | None) -> DeviceIdentity | None:
-    """The configured identity: the slot's, the secret's, or the parent's (the sub-agent check reports why not)."""
+    """The configured identity: the slot's, the secret's or the parent's (sub-agent check says why not)."""
     if slot is not None:
         seen.source = f"slot {slot.directory}"
         return seen.read(str(slot.key_file), slot.read)
@@ -208,8 +221,14 @@ def _source(seen: _Seen, opts: DoctorOptions, slot: Slot | None) -> DeviceIdenti
     return None
 
 
-def _compare(seen: _Seen, slot: Slot | None, configured: DeviceIdentity | None,
-             state: DeviceIdentity | None, location: str, opts: DoctorOptions) -> None:
+def _compare(
+    seen: _Seen,
+    slot: Slot | None,
+    configured: DeviceIdentity | None,
+    state: DeviceIdentity | None,
+    location: str,
+    opts: DoctorOptions,
+) -> None:
     if opts.inherit and configured is None:
         return  # the sub-agent check says why the parent's identity is unavailable
     if configured is not None and state is not None and not configured.same_key(state):
@@ -221,11 +240,17 @@ def _compare(seen: _Seen, slot: Slot | None, configured: DeviceIdentity | None,
         where = slot.key_file if slot is not None else location
         seen.add("identity.missing", f"no identity in {where}", path=where)
     elif slot is not None and configured is None and state is not None:
-        seen.add("identity.not-adopted", f"{location} holds device {state.device_id}; {slot.key_file} does not exist",
-                 path=slot.key_file)
+        seen.add(
+            "identity.not-adopted",
+            f"{location} holds device {state.device_id}; {slot.key_file} does not exist",
+            path=slot.key_file,
+        )
     elif configured is not None and state is None:
-        seen.add("identity.not-materialized", f"{seen.source} holds device {configured.device_id}; {location} is empty",
-                 path=location)
+        seen.add(
+            "identity.not-materialized",
+            f"{seen.source} holds device {configured.device_id}; {location} is empty",
+            path=location,
+        )
     seen.identity = configured or state
 
 
@@ -239,7 +264,11 @@ def check(opts: DoctorOptions) -> Outcome:
             cfg = entrypoint_config(opts)
         except ConfigError as exc:
             seen.add("identity.config-invalid", str(exc), message=str(exc))
-    slot = Slot.on_volume(opts.identity_dir, cfg.slot_name) if cfg and cfg.mode == "slot" and opts.identity_dir else None
+    slot = (
+        Slot.on_volume(opts.identity_dir, cfg.slot_name)
+        if cfg and cfg.mode == "slot" and opts.identity_dir
+        else None
+    )
     configured = _source(seen, opts, slot)
     try:
         fmt = detect_format(opts.identity_format, opts.env, opts.state_dir)
@@ -256,14 +285,17 @@ def check(opts: DoctorOptions) -> Outcome:
     _compare(seen, slot, configured, state if fmt else None, location, opts)
     if cfg is not None and seen.identity is not None:
         _published(seen, opts, slot, cfg)
-    facts: dict[str, object] = {"device_id": seen.identity.device_id if seen.identity else None,
-                                "format": fmt.format if fmt else None}
+    facts: dict[str, object] = {
+        "device_id": seen.identity.device_id if seen.identity else None,
+        "format": fmt.format if fmt else None,
+    }
     facts.update(_persistence(seen, opts))
-    _permissions(seen, opts, slot)
+    _permissions(seen, opts)
     summary = ""
     if seen.identity is not None:
-        summary = (f"device {seen.identity.device_id[:12]}… ({seen.source or location}), "
-                   f"{fmt.format if fmt else '?'} storage ({fmt.reason if fmt else 'unknown'}); "
-                   f"{facts.get('persist_reason', 'persisted elsewhere')}")
+        summary = (
+            f"device {seen.identity.device_id[:12]}… ({seen.source or location}), "
+            f"{fmt.format if fmt else '?'} storage ({fmt.reason if fmt else 'unknown'}); "
+            f"{facts.get('persist_reason', 'persisted elsewhere')}"
+        )
     return Outcome("identity", tuple(seen.findings), summary, facts=facts)
-

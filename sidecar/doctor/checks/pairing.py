@@ -172,7 +172,9 @@ def check(
     if not opts.gateway_url:
         return Outcome("pairing", skipped="no gateway URL (--gateway-url or OPENCLAW_GATEWAY_URL)")
     if not device_id and not request_id:
-        return Outcome("pairing", skipped="no device to look up (no identity found, no --device-id, no requestId)")
+        return Outcome(
+            "pairing", skipped="no device to look up (no identity found, no --device-id, no requestId)"
+        )
     try:
         listing = asyncio.run(list_pairing(opts))
     except (GatewayError, ConfigError) as exc:

@@ -34,7 +34,9 @@ def is_read_only(path: Path) -> bool:
 
 def check(opts: DoctorOptions) -> Outcome:
     if not opts.uses_entrypoint:
-        return Outcome("subagents", skipped="openclaw-entrypoint is not configured (no OPENCLAW_IDENTITY_DIR)")
+        return Outcome(
+            "subagents", skipped="openclaw-entrypoint is not configured (no OPENCLAW_IDENTITY_DIR)"
+        )
     if not opts.inherit:
         return Outcome("subagents", summary=OWN_DEVICE)
     parent = opts.parent_identity_dir
