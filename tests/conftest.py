@@ -160,7 +160,11 @@ def docker_client(run_label: dict[str, str]) -> Iterator[Any]:
         ok = True
     except Exception:
         ok = False
-    need(ok, "a Docker engine", "Start Docker, or run `make test` as root on Debian (it installs and starts dockerd).")
+    need(
+        ok,
+        "a Docker engine",
+        "Start Docker, or run `make test` as root on Debian (it installs and starts dockerd).",
+    )
     yield client
     selector = f"openclaw.test-run={RUN_ID}"
     for container in client.containers.list(all=True, filters={"label": selector}):

@@ -7,6 +7,7 @@ telemetry, mDNS, SSH-back verification of nodes); the namespace it runs in has n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -69,7 +70,11 @@ def gateway_config(version: str, port: int, token: str, log_file: Path) -> dict[
         "auth": {"mode": "token", "token": token},
         "controlUi": {"allowedOrigins": [f"http://127.0.0.1:{port}"]},
     }
-    config: dict[str, Any] = {"gateway": gateway, "update": {"checkOnStart": False}, "logging": {"file": str(log_file)}}
+    config: dict[str, Any] = {
+        "gateway": gateway,
+        "update": {"checkOnStart": False},
+        "logging": {"file": str(log_file)},
+    }
     if sqlite_era(version):
         # Newer schema only (2026.2.26's closed schema rejects these keys).
         gateway["nodes"] = {"pairing": {"sshVerify": False, "autoApproveLocal": False}}
@@ -149,19 +154,15 @@ class RealGateway:
         if self.proc is None:
             return
         pgid = self.proc.pid
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(pgid, signal.SIGKILL)
             self.proc.wait(timeout=5)
-        try:  # children in the same group (spawn broker, sqlite worker)
+        with contextlib.suppress(ProcessLookupError):  # children in the group (spawn broker, sqlite worker)
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc = None
 
     def restart(self, timeout: float = 180.0) -> None:
@@ -191,7 +192,9 @@ class RealGateway:
     def cli_json(self, *args: str) -> Any:
         done = self.cli(*args, "--json")
         if done.returncode != 0:
-            raise RuntimeError(f"openclaw {' '.join(args)} failed ({done.returncode}): {done.stderr}{done.stdout}")
+            raise RuntimeError(
+                f"openclaw {' '.join(args)} failed ({done.returncode}): {done.stderr}{done.stdout}"
+            )
         return json.loads(done.stdout[done.stdout.index("{") :])
 
     def cleanup_files(self) -> None:

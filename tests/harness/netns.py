@@ -147,7 +147,9 @@ def outer_netns_pid() -> int:
         except OSError:
             break
         pid = int(stat.rsplit(")", 1)[1].split()[1])
-    raise RuntimeError("no ancestor process outside this network namespace: start pytest via scripts/run-tests.sh")
+    raise RuntimeError(
+        "no ancestor process outside this network namespace: start pytest via scripts/run-tests.sh"
+    )
 
 
 def plug_into_docker_network(network_attrs: dict[str, object], index: int) -> DockerPlug:
