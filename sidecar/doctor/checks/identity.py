@@ -283,7 +283,11 @@ def check(opts: DoctorOptions) -> Outcome:
         location = store.location
         state = _storage(seen, store, opts)
     _compare(seen, slot, configured, state if fmt else None, location, opts)
-    if cfg is not None and seen.identity is not None:
+    # Publishing waits until a conflict or damage is resolved, and goes without saying when the same
+    # entrypoint run that adopts or materializes the identity will publish it.
+    blocking = {"identity.conflict", "identity.corrupt", "identity.legacy-conflict"}
+    blocking |= {"identity.not-adopted", "identity.not-materialized"}
+    if cfg is not None and seen.identity is not None and not blocking & {f.id for f in seen.findings}:
         _published(seen, opts, slot, cfg)
     facts: dict[str, object] = {
         "device_id": seen.identity.device_id if seen.identity else None,

@@ -1,14 +1,5 @@
-"""The Docker workload source: labelled containers, their IPs and their *published* public identities.
+"""The :class:`DockerSource`: engine access, caching and the event watch, around the pure parts.
 
-Why it looks the way it does:
-
-- **Opt-in and scoped.** Only containers carrying the opt-in label (``openclaw.pairing.auto-approve=true``)
-  are workloads, and by default only those in the sidecar's own compose project. When the sidecar cannot
-  find its own project, it refuses to guess: an explicit project or an explicit "all projects" is required
-  (fail closed, :func:`resolve_scope`).
-- **Public halves only.** The identity is read through the Docker API (``GET /containers/{id}/archive``),
-  never from a shared volume, and only from paths ending in ``.pub.json``; symlinks and anything that is
-  not one small regular file are refused, so a label can never make the sidecar read a private key.
 - **Events first, a safety net always.** Caches are trusted only while the event stream is live; without
   it every :meth:`DockerSource.snapshot` re-reads. Negative identity results are never cached, because an
   agent may publish its identity a moment after its container starts.
@@ -26,465 +17,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import io
-import json
 import logging
 import os
-import posixpath
-import re
-import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from sidecar.errors import ConfigError, SourceError
+from sidecar.errors import SourceError
 from sidecar.identity.keys import PublicIdentity
-from sidecar.settings import Settings
+from sidecar.sources.docker.archive import (
+    IdentityUnavailable,
+    check_archive_stat,
+    identity_path_for,
+    parse_identity_archive,
+    read_bounded,
+)
+from sidecar.sources.docker.inspect import ipam_gateways, network_addresses, workload_from_summary
+from sidecar.sources.docker.scope import (
+    DockerSourceOptions,
+    ProjectScope,
+    find_own_container,
+    is_selected,
+    list_filters,
+    resolve_scope,
+)
 from sidecar.sources.workloads import ChangeCallback, Workload
 
-log = logging.getLogger(__name__)
+# The package's name, as before the split: log lines and logging configuration keep matching.
+log = logging.getLogger("sidecar.sources.docker")
 
-OPT_IN_LABEL = "openclaw.pairing.auto-approve"
-OPT_IN_VALUE = "true"
-IDENTITY_PATH_LABEL = "openclaw.pairing.identity-path"
-DEFAULT_IDENTITY_PATH = "/home/node/.openclaw/identity/device.pub.json"
-COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
-COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
-
-PUBLIC_SUFFIX = ".pub.json"
-MAX_IDENTITY_BYTES = 64 * 1024
-# A one-file tar adds headers (512 B each, plus PAX records) and 1 KiB of end blocks; allow generous slack.
-MAX_ARCHIVE_BYTES = MAX_IDENTITY_BYTES + 32 * 1024
 _ARCHIVE_CHUNK = 16 * 1024
-
-# Go's os.FileMode type bits as reported in the X-Docker-Container-Path-Stat header.
-_GO_MODE_TYPE_BITS = (
-    (1 << 31)  # dir
-    | (1 << 30)  # append-only (plan9) — never on Linux, refuse anyway
-    | (1 << 27)  # symlink
-    | (1 << 26)  # device
-    | (1 << 25)  # named pipe
-    | (1 << 24)  # socket
-    | (1 << 21)  # char device
-    | (1 << 19)  # irregular
-)
 
 CONTAINER_ACTIONS = ("start", "restart", "die", "destroy", "rename")
 NETWORK_ACTIONS = ("connect", "disconnect")
 
-# The setting (sidecar/settings.py) that scopes the source; shown in errors.
-PROJECT_SETTING = "OPENCLAW_PAIRING_PROJECT"
-PROJECT_YAML_KEY = "project"
 
-
-# --- options and scope ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DockerSourceOptions:
-    """Everything the source needs from settings (kept separate so tests need no Settings object)."""
-
-    opt_in_label: str = OPT_IN_LABEL
-    opt_in_value: str = OPT_IN_VALUE
-    identity_path_label: str = IDENTITY_PATH_LABEL
-    default_identity_path: str = DEFAULT_IDENTITY_PATH
-    project: str | None = None  # explicit compose project; wins over the detected one
-    all_projects: bool = False  # explicit "every project on this engine" (project setting '*')
-    list_max_age_s: float = 30.0  # re-list containers at least this often even while events flow
-    identity_max_age_s: float = 300.0  # re-read a cached identity at least this often
-    ping_interval_s: float = 10.0  # watchdog: how often watch() checks the engine still answers
-    ping_timeout_s: float = 5.0
-    event_queue_size: int = 1024
-
-    def __post_init__(self) -> None:
-        if self.all_projects and self.project:
-            raise ConfigError(
-                f"Docker source: project {self.project!r} and 'all projects' contradict each other; "
-                f"set {PROJECT_SETTING} to one project name or to '*'"
-            )
-        for name in (self.opt_in_label, self.identity_path_label):
-            if not name or "=" in name or any(c.isspace() for c in name):
-                raise ConfigError(
-                    f"Docker label key {name!r} is invalid: use a non-empty key without '=' or spaces"
-                )
-        if not self.opt_in_value.strip():
-            raise ConfigError(
-                "the opt-in label value must not be empty (OPENCLAW_PAIRING_LABEL_OPT_IN_VALUE)"
-            )
-        if self.project is not None and not _PROJECT_RE.match(self.project):
-            raise ConfigError(
-                f"{PROJECT_SETTING}={self.project!r} is not a compose project name "
-                "(lower-case letters, digits, '-', '_')"
-            )
-        try:
-            validate_identity_path(self.default_identity_path)
-        except IdentityUnavailable as exc:
-            raise ConfigError(f"OPENCLAW_PAIRING_DEFAULT_IDENTITY_PATH: {exc}") from None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> DockerSourceOptions:
-        """Map the sidecar's settings: ``project: auto`` → detect, ``'*'`` → all, a name → that one."""
-        policy = settings.policy
-        return cls(
-            opt_in_label=policy.label_opt_in,
-            opt_in_value=policy.label_opt_in_value,
-            identity_path_label=policy.label_identity_path,
-            default_identity_path=settings.default_identity_path,
-            project=None if policy.project_auto else policy.project,
-            all_projects=not policy.project_auto and policy.project is None,
-            list_max_age_s=settings.reconcile_interval_s,
-            **overrides,
-        )
-
-
-_PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class ProjectScope:
-    """Which compose project the source watches (``None`` = every project), and how that was decided."""
-
-    project: str | None
-    how: str
-
-    def describe(self) -> str:
-        return f"project {self.project!r} ({self.how})" if self.project else f"all projects ({self.how})"
-
-
-_CGROUP_ID_RE = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?:/|$)")
-_MOUNTINFO_ID_RE = re.compile(r"/containers/([0-9a-f]{64})/")
-_HOSTNAME_ID_RE = re.compile(r"^[0-9a-f]{12,64}$")
-_CONTAINER_FILES = frozenset({"/etc/hostname", "/etc/hosts", "/etc/resolv.conf"})
-
-
-def container_ids_from_cgroup(text: str) -> list[str]:
-    """Full container ids in /proc/self/cgroup (cgroup v1 ``/docker/<id>``, systemd ``docker-<id>.scope``).
-
-    Under cgroup v2 with a private cgroup namespace this is just ``0::/``; mountinfo covers that case.
-    """
-    found: list[str] = []
-    for line in text.splitlines():
-        path = line.split(":", 2)[-1]
-        for match in _CGROUP_ID_RE.finditer(path):
-            if match.group(1) not in found:
-                found.append(match.group(1))
-    return found
-
-
-def container_ids_from_mountinfo(text: str) -> list[str]:
-    """Container ids from the engine's bind mounts of /etc/hostname, /etc/hosts, /etc/resolv.conf.
-
-    Only those three mount points count: a host process can see other containers' overlay mounts.
-    """
-    found: list[str] = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or fields[4] not in _CONTAINER_FILES:
-            continue
-        match = _MOUNTINFO_ID_RE.search(fields[3])
-        if match and match.group(1) not in found:
-            found.append(match.group(1))
-    return found
-
-
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(1 << 20)
-    except OSError:
-        return ""
-
-
-def root_upperdir(mountinfo: str) -> str | None:
-    """The overlay ``upperdir`` of this process's root filesystem: unique to its container."""
-    for line in mountinfo.splitlines():
-        fields = line.split()
-        if len(fields) < 10 or fields[4] != "/" or "-" not in fields:
-            continue
-        sep = fields.index("-")
-        if len(fields) > sep + 3 and fields[sep + 1] == "overlay":
-            for option in fields[sep + 3].split(","):
-                if option.startswith("upperdir="):
-                    return option.removeprefix("upperdir=")
-    return None
-
-
-def _upperdir(attrs: Mapping[str, Any]) -> str | None:
-    data = ((attrs.get("GraphDriver") or {}).get("Data")) or {}
-    value = data.get("UpperDir")
-    return str(value) if value else None
-
-
-def find_own_container(
-    inspect_container: Callable[[str], Mapping[str, Any] | None],
-    *,
-    cgroup: str,
-    mountinfo: str,
-    hostname: str | None,
-    sharing: Callable[[str], Sequence[str]] = lambda container_id: (),
-) -> Mapping[str, Any] | None:
-    """The sidecar's own container's inspect data, or None when it cannot be identified for sure.
-
-    - cgroup ids (cgroup v1, systemd scopes) are the container's own: confirmed by the engine, accepted.
-    - /etc/hostname|hosts|resolv.conf mounts and HOSTNAME belong to the owner of the *network namespace*:
-      with ``network_mode: service:<x>`` (how compose runs the sidecar next to the gateway) that is x, not
-      us. So such a candidate is accepted only when the root filesystem's overlay ``upperdir`` is its own;
-      otherwise the containers sharing its namespace (``sharing``) are checked the same way. Without an
-      overlay root, a candidate that others share a namespace with is ambiguous: None (fail closed).
-    - HOSTNAME counts only when it looks like a container id and the engine confirms that container's
-      configured hostname is exactly it: a host machine named like a container never adopts it.
-    """
-    for cid in container_ids_from_cgroup(cgroup):
-        attrs = inspect_container(cid)
-        if attrs is not None and attrs.get("Id") == cid:
-            return attrs
-    upper = root_upperdir(mountinfo)
-    candidates: list[Mapping[str, Any]] = []
-    for cid in container_ids_from_mountinfo(mountinfo):
-        attrs = inspect_container(cid)
-        if attrs is not None and attrs.get("Id") == cid:
-            candidates.append(attrs)
-    if hostname and _HOSTNAME_ID_RE.match(hostname):
-        attrs = inspect_container(hostname)
-        config = (attrs or {}).get("Config") or {}
-        if (
-            attrs is not None
-            and str(attrs.get("Id", "")).startswith(hostname)
-            and config.get("Hostname") == hostname
-        ):
-            candidates.append(attrs)
-    for attrs in candidates:
-        others = list(sharing(str(attrs["Id"])))
-        if upper is None:
-            if not others:
-                return attrs
-            continue
-        if _upperdir(attrs) == upper:
-            return attrs
-        for other in others:
-            shared = inspect_container(other)
-            if shared is not None and _upperdir(shared) == upper:
-                return shared
-    return None
-
-
-def resolve_scope(options: DockerSourceOptions, own: Mapping[str, Any] | None) -> ProjectScope:
-    """Decide the project scope; raise ConfigError (naming both settings) rather than guess."""
-    if options.all_projects:
-        return ProjectScope(None, f"{PROJECT_SETTING}='*'")
-    if options.project:
-        return ProjectScope(options.project, f"set by {PROJECT_SETTING}")
-    if own is not None:
-        labels = ((own.get("Config") or {}).get("Labels")) or {}
-        project = labels.get(COMPOSE_PROJECT_LABEL)
-        name = str(own.get("Name", "")).lstrip("/") or str(own.get("Id", ""))[:12]
-        if project:
-            return ProjectScope(str(project), f"the sidecar's own container {name}")
-        where = f"the sidecar's container {name} has no {COMPOSE_PROJECT_LABEL} label"
-    else:
-        where = (
-            "the sidecar cannot identify its own container on this Docker engine (checked "
-            "/proc/self/cgroup, /proc/self/mountinfo and HOSTNAME)"
-        )
-    raise ConfigError(
-        f"cannot tell which compose project to watch: {where}. Set {PROJECT_SETTING}=<project> "
-        f"(YAML key {PROJECT_YAML_KEY}) to consider only that project's labelled containers, or "
-        f"{PROJECT_SETTING}='*' to consider every labelled container on this Docker engine"
-    )
-
-
-# --- pure extraction from `docker ps`-style summaries ---------------------------------------------
-
-
-def is_selected(labels: Mapping[str, str], options: DockerSourceOptions, scope: ProjectScope) -> bool:
-    """The opt-in value check (same spelling rules as the policy: trimmed, case-insensitive) and scope.
-
-    The engine filters by label *key* only, because its label filter compares values exactly.
-    """
-    value = labels.get(options.opt_in_label)
-    if value is None or value.strip().lower() != options.opt_in_value.strip().lower():
-        return False
-    return scope.project is None or labels.get(COMPOSE_PROJECT_LABEL) == scope.project
-
-
-def list_filters(options: DockerSourceOptions, scope: ProjectScope) -> dict[str, list[str]]:
-    labels = [options.opt_in_label]
-    if scope.project is not None:
-        labels.append(f"{COMPOSE_PROJECT_LABEL}={scope.project}")
-    return {"label": labels}
-
-
-def network_addresses(summary: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """``(ips, endpoint_gateways, network_ids)`` per network name from NetworkSettings.Networks."""
-    networks = ((summary.get("NetworkSettings") or {}).get("Networks")) or {}
-    ips: dict[str, str] = {}
-    gateways: dict[str, str] = {}
-    ids: dict[str, str] = {}
-    for name, endpoint in networks.items():
-        if not isinstance(endpoint, Mapping):
-            continue
-        if endpoint.get("IPAddress"):
-            ips[str(name)] = str(endpoint["IPAddress"])
-        if endpoint.get("Gateway"):
-            gateways[str(name)] = str(endpoint["Gateway"])
-        if endpoint.get("NetworkID"):
-            ids[str(name)] = str(endpoint["NetworkID"])
-    return ips, gateways, ids
-
-
-def ipam_gateways(network: Mapping[str, Any]) -> list[str]:
-    """Gateway addresses configured in a network's IPAM (``docker network inspect``)."""
-    configs = ((network.get("IPAM") or {}).get("Config")) or []
-    return [str(c["Gateway"]) for c in configs if isinstance(c, Mapping) and c.get("Gateway")]
-
-
-def merge_gateways(endpoint: Mapping[str, str], ipam: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """One entry per network, plus ``"<network>#ipam<n>"`` for IPAM gateways that differ from it.
-
-    The policy treats every value as "never a client address", so extra entries only make it stricter.
-    """
-    merged = dict(endpoint)
-    for name, addresses in ipam.items():
-        n = 0
-        for address in addresses:
-            if name not in merged:
-                merged[name] = address
-            elif address != merged[name] and address not in merged.values():
-                n += 1
-                merged[f"{name}#ipam{n}"] = address
-    return merged
-
-
-def workload_from_summary(
-    summary: Mapping[str, Any],
-    *,
-    ipam: Mapping[str, Sequence[str]] | None = None,
-    identity: PublicIdentity | None = None,
-    identity_error: str | None = None,
-) -> Workload:
-    labels = {str(k): str(v) for k, v in (summary.get("Labels") or {}).items()}
-    names = summary.get("Names") or []
-    name = str(names[0]).lstrip("/") if names else str(summary.get("Id", ""))[:12]
-    ips, endpoint_gateways, _ = network_addresses(summary)
-    return Workload(
-        id=str(summary["Id"]),
-        name=name,
-        labels=labels,
-        ips=ips,
-        network_gateways=merge_gateways(endpoint_gateways, ipam or {}),
-        running=summary.get("State") == "running",
-        service=labels.get(COMPOSE_SERVICE_LABEL),
-        project=labels.get(COMPOSE_PROJECT_LABEL),
-        image=str(summary.get("Image") or ""),
-        image_id=str(summary.get("ImageID") or ""),
-        identity=identity,
-        identity_error=identity_error,
-    )
-
-
-# --- the published identity -----------------------------------------------------------------------
-
-
-class IdentityUnavailable(ValueError):
-    """The published identity cannot be used; the message says why and what to do."""
-
-
-def validate_identity_path(path: str) -> str:
-    """An absolute, normalized path to a ``*.pub.json`` file; anything else is refused before any I/O."""
-    if not isinstance(path, str) or not path.startswith("/") or "\x00" in path or len(path) > 4096:
-        raise IdentityUnavailable(f"identity path {path!r} must be an absolute path inside the container")
-    if posixpath.normpath(path) != path or "//" in path or path.endswith("/"):
-        raise IdentityUnavailable(
-            f"identity path {path!r} must be normalized (no '.', '..', '//' or trailing '/')"
-        )
-    if not posixpath.basename(path).endswith(PUBLIC_SUFFIX) or posixpath.basename(path) == PUBLIC_SUFFIX:
-        raise IdentityUnavailable(
-            f"identity path {path!r} does not end in {PUBLIC_SUFFIX!r}: the sidecar only ever reads "
-            "published public identities, never private key files"
-        )
-    return path
-
-
-def identity_path_for(labels: Mapping[str, str], options: DockerSourceOptions) -> str:
-    path = labels.get(options.identity_path_label)
-    if path is None:
-        return options.default_identity_path
-    try:
-        return validate_identity_path(path)
-    except IdentityUnavailable as exc:
-        raise IdentityUnavailable(f"label {options.identity_path_label}: {exc}") from None
-
-
-def check_archive_stat(stat: Mapping[str, Any] | None, path: str) -> None:
-    """Refuse by the engine's path stat before any body is transferred (directories can be huge)."""
-    if not isinstance(stat, Mapping):
-        return
-    mode = stat.get("mode")
-    if isinstance(mode, int) and mode & _GO_MODE_TYPE_BITS:
-        target = stat.get("linkTarget")
-        what = f"a symlink to {target!r}" if target else "not a regular file"
-        raise IdentityUnavailable(f"{path} is {what}: publish the identity as a regular file")
-    size = stat.get("size")
-    if isinstance(size, int) and size > MAX_IDENTITY_BYTES:
-        raise IdentityUnavailable(f"{path} is {size} bytes, more than the {MAX_IDENTITY_BYTES} allowed")
-
-
-def read_bounded(chunks: Iterable[bytes], limit: int = MAX_ARCHIVE_BYTES) -> bytes:
-    buf = bytearray()
-    for chunk in chunks:
-        buf += chunk
-        if len(buf) > limit:
-            raise IdentityUnavailable(f"the archive of the identity file exceeds {limit} bytes")
-    return bytes(buf)
-
-
-def parse_identity_archive(data: bytes, path: str) -> PublicIdentity:
-    """The one regular file of a ``get_archive`` tar → verified :class:`PublicIdentity`.
-
-    Refuses symlinks, hard links, directories, devices, extra members, oversized or truncated files and
-    documents that carry a private key (the publisher is broken; the sidecar must not hold that key).
-    """
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            members = tar.getmembers()
-            if len(members) != 1:
-                raise IdentityUnavailable(
-                    f"{path}: expected exactly one file in the archive, got {len(members)}"
-                )
-            member = members[0]
-            if member.issym() or member.islnk():
-                raise IdentityUnavailable(f"{path} is a link to {member.linkname!r}: publish a regular file")
-            if not member.isreg():
-                raise IdentityUnavailable(f"{path} is not a regular file")
-            if member.name != posixpath.basename(path):
-                raise IdentityUnavailable(f"{path}: unexpected archive member {member.name!r}")
-            if member.size > MAX_IDENTITY_BYTES:
-                raise IdentityUnavailable(
-                    f"{path} is {member.size} bytes, more than {MAX_IDENTITY_BYTES} allowed"
-                )
-            fh = tar.extractfile(member)
-            raw = fh.read(MAX_IDENTITY_BYTES + 1) if fh is not None else b""
-            if len(raw) != member.size:
-                raise IdentityUnavailable(f"{path}: the archive is truncated")
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise IdentityUnavailable(f"{path}: the engine's archive is malformed ({exc})") from None
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise IdentityUnavailable(f"{path} is not valid UTF-8 JSON") from None
-    if isinstance(document, dict) and ({"privateKeyPem", "privateKey"} & document.keys()):
-        raise IdentityUnavailable(
-            f"{path} contains a private key: refusing it; publish only the public half (device.pub.json)"
-        )
-    try:
-        return PublicIdentity.from_json(document)
-    except ValueError as exc:
-        raise IdentityUnavailable(f"{path} is not a valid published identity: {exc}") from None
-
-
-# --- the Docker API surface this module uses (docker.APIClient; fakes in unit tests) ----------------
+# --- the Docker API surface this package uses (docker.APIClient; fakes in unit tests) ----------------
 
 
 class DockerAPI(Protocol):
@@ -525,6 +95,14 @@ def _is_api_error(exc: BaseException) -> bool:
     """An HTTP answer from the engine (the engine is there, the request failed) vs a lost connection."""
     response = getattr(exc, "response", None)
     return response is not None and getattr(response, "status_code", None) is not None
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return ""
 
 
 # --- the source -----------------------------------------------------------------------------------
