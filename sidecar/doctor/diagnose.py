@@ -17,7 +17,6 @@ nothing at all was checkable), else 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from sidecar.doctor.checks import Outcome, docker, hazards, identity, pairing, subagents, url
 from sidecar.doctor.classify import Classification, classify, last_error_in
@@ -68,21 +67,14 @@ def read_error(opts: DoctorOptions) -> tuple[Classification | None, str | None]:
     return None, None
 
 
-def _take(outcomes: list[Outcome], ids: tuple[str, ...]) -> Finding | None:
-    """Remove and return the first finding with one of ``ids`` (it is folded into another)."""
+def _take(outcomes: list[Outcome], ids: tuple[str, ...]) -> tuple[Finding, Outcome] | None:
+    """Remove the first finding with one of ``ids`` (it is folded into another); also its outcome."""
     for i, outcome in enumerate(outcomes):
         for f in outcome.findings:
             if f.id in ids:
                 outcomes[i] = replace(outcome, findings=tuple(x for x in outcome.findings if x is not f))
-                return f
+                return f, outcome
     return None
-
-
-def _persist_path(outcomes: list[Outcome], opts: DoctorOptions) -> Path | str:
-    for o in outcomes:
-        if o.facts.get("persist_path"):
-            return str(o.facts["persist_path"])
-    return opts.identity_dir or opts.state_dir
 
 
 def error_finding(c: Classification, outcomes: list[Outcome], opts: DoctorOptions) -> Finding:
@@ -96,14 +88,14 @@ def error_finding(c: Classification, outcomes: list[Outcome], opts: DoctorOption
     if c.is_error_a:
         insecure = _take(outcomes, ("url.insecure-context",))
         if insecure is not None:
-            return finding("error-a.insecure-context", f"{seen}; {insecure.seen}", secure_url=secure_url)
+            return finding("error-a.insecure-context", f"{seen}; {insecure[0].seen}", secure_url=secure_url)
         return finding(c.finding_id, seen, secure_url=secure_url)
     if c.is_error_b and c.reason in REDEPLOY_REASONS:
         lost = _take(outcomes, PERSISTENCE_IDS)
         if lost is not None:
-            path = _persist_path(outcomes, opts)
+            path = lost[1].facts.get("persist_path") or opts.identity_dir or opts.state_dir
             return finding(
-                "error-b.new-device-per-redeploy", f"{seen}; {lost.seen}", path=path, request_id=request_id
+                "error-b.new-device-per-redeploy", f"{seen}; {lost[0].seen}", path=path, request_id=request_id
             )
     ident = next((o for o in outcomes if o.name == "identity"), None)
     device_id = (ident.facts.get("device_id") if ident else None) or opts.device_id or "<deviceId>"

@@ -220,11 +220,22 @@ class ComposeStack:
         data: dict[str, Any] = json.loads(out[out.index("{") :])
         return data
 
+    def devices_or_none(self) -> dict[str, Any] | None:
+        """``devices()``, or None while the gateway cannot answer (restarting): for polling."""
+        try:
+            return self.devices()
+        except (StackError, ValueError, subprocess.TimeoutExpired):
+            return None
+
     def pending(self) -> list[dict[str, Any]]:
         return list(self.devices()["pending"])
 
     def paired(self) -> dict[str, dict[str, Any]]:
         return {d["deviceId"]: d for d in self.devices()["paired"]}
+
+    def paired_or_empty(self) -> dict[str, dict[str, Any]]:
+        listing = self.devices_or_none()
+        return {d["deviceId"]: d for d in listing["paired"]} if listing else {}
 
     # --- the sidecar's audit trail ---------------------------------------------------------------
 
@@ -301,7 +312,6 @@ class ComposeStack:
             name,
             "--network",
             network,
-            "--init",
             "--no-healthcheck",
             "-e",
             f"OPENCLAW_GATEWAY_TOKEN={self.token}",

@@ -29,7 +29,7 @@ OBSERVE_S = 8  # how long "stays pending" is watched (several sidecar passes: ev
 def paired_device(stack: ComposeStack, device_id: str, timeout: float = CONNECT_TIMEOUT) -> dict[str, Any]:
     return wait_for(
         f"device {device_id[:12]} to be paired",
-        lambda: stack.paired().get(device_id),
+        lambda: stack.paired_or_empty().get(device_id),
         timeout,
         1.0,
         stack.diagnostics,
@@ -263,8 +263,11 @@ def test_dev_overlay_approves_unlabelled_agents_on_the_project_network_only(
     gateway = stack.container_id("openclaw-gateway")
     assert gateway
 
+    # An extra, unlabelled container of the project (as if the user had added a service without the
+    # opt-in label): compose labels make it part of the project, exactly what `docker compose` would set.
     inside = f"{stack.name}-dev-inside"
-    stack.run_client(inside, stack.network(), "openclaw-gateway")
+    project_labels = {"com.docker.compose.project": stack.name, "com.docker.compose.service": "dev-extra"}
+    stack.run_client(inside, stack.network(), "openclaw-gateway", labels=project_labels)
     # A network outside the project that can nevertheless reach the gateway.
     other = stack.create_network(f"{stack.name}-elsewhere")
     run(["docker", "network", "connect", "--alias", "gateway-elsewhere", other, gateway])

@@ -356,7 +356,7 @@ def test_a_crashed_part_stops_the_whole_loop() -> None:
 def test_a_failing_decision_leaves_that_request_pending_and_others_proceed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import sidecar.approver as approver_module
+    import sidecar.approver.reconcile as approver_module
 
     real = approver_module.decide
 

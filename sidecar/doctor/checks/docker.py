@@ -186,9 +186,6 @@ def check(opts: DoctorOptions) -> Outcome:
         more, sidecar = sidecar_findings(api, attrs)
         found += more
         summary = "; ".join(s for s in (summary, sidecar) if s)
-    return Outcome(
-        "docker",
-        tuple(found),
-        summary,
-        facts={"persistent": not any(f.id == "docker.identity-in-writable-layer" for f in found)},
-    )
+    path, _ = identity_location(env)
+    lost = any(f.id == "docker.identity-in-writable-layer" for f in found)
+    return Outcome("docker", tuple(found), summary, facts={"persistent": not lost, "persist_path": path})
