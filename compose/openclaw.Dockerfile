@@ -8,7 +8,7 @@
 # /app, tini as PID 1, `node dist/index.js ...` from /app, and `openclaw` on PATH.
 # The official image remains the default in compose/docker-compose.yml; docker-compose.local.yml swaps in
 # this one.
-ARG BASE_IMAGE=debian:bookworm-slim
+ARG BASE_IMAGE=local/python:3.11-bookworm
 FROM ${BASE_IMAGE}
 
 ARG OPENCLAW_VERSION

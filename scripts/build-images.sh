@@ -45,15 +45,26 @@ note() { SUMMARY+=("$*"); log "$*"; }
 exists() { docker image inspect "$1" >/dev/null 2>&1; }
 image_hash() { docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true; }
 image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'; }
-sha() { sha256sum | cut -c1-16; }
+sha() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi | cut -c1-16; }
 
-# One pull attempt per image and run; returns 1 quickly when no registry answers.
+# One pull attempt per image; returns 1 quickly when no registry answers. In auto mode a failed pull is
+# remembered for a day ($CACHE/registry-unreachable), so machines without a registry do not retry on
+# every run (OPENCLAW_IMAGE_SOURCE=registry, or deleting that file, tries again).
+NO_REGISTRY_STAMP="$CACHE/registry-unreachable"
 try_pull() {
   [ "$IMAGE_SOURCE" = local ] && return 1
+  if [ "$IMAGE_SOURCE" = auto ] && [ -n "$(find "$NO_REGISTRY_STAMP" -mmin -1440 2>/dev/null)" ]; then
+    log "not pulling $1: no registry answered during the last day ($NO_REGISTRY_STAMP)"
+    return 1
+  fi
   log "pulling $1 (up to ${PULL_TIMEOUT} s)"
-  if timeout "$PULL_TIMEOUT" docker pull -q "$1" >/dev/null 2>"$CACHE/pull.err"; then return 0; fi
+  if timeout "$PULL_TIMEOUT" docker pull -q "$1" >/dev/null 2>"$CACHE/pull.err"; then
+    rm -f "$NO_REGISTRY_STAMP"
+    return 0
+  fi
   log "pull failed: $(tail -n 1 "$CACHE/pull.err")"
   [ "$IMAGE_SOURCE" = registry ] && die "OPENCLAW_IMAGE_SOURCE=registry but $1 cannot be pulled"
+  touch "$NO_REGISTRY_STAMP"
   return 1
 }
 
@@ -106,6 +117,19 @@ source_files() {
 
 host_python() { if [ -x "$ROOT/.venv/bin/python" ]; then echo "$ROOT/.venv/bin/python"; else echo python3; fi; }
 
+# A small venv with the build backend (setuptools, wheel), created once: later builds of the project
+# wheel need no network (`make test` rebuilds images from inside its network namespace).
+build_python() {
+  local venv="$CACHE/wheel-build-venv"
+  if ! "$venv/bin/python" -c 'import setuptools, wheel' 2>/dev/null; then
+    log "creating the wheel-building venv $venv (setuptools, wheel; once)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "setuptools>=68" wheel >&2
+  fi
+  echo "$venv/bin/python"
+}
+
 platform_args() {
   local minor=${GLIBC#2.} m
   printf -- '--platform %s ' "manylinux2014_$MACHINE" "linux_$MACHINE"
@@ -121,7 +145,8 @@ build_wheels() {
   local src="$ctx/src"
   rm -rf "$src"; mkdir -p "$src"
   source_files | tar -C "$ROOT" -cf - -T - | tar -C "$src" -xf -
-  "$py" -m pip wheel -q --no-deps --disable-pip-version-check -w "$ctx/wheels" "$src" >&2
+  "$(build_python)" -m pip wheel -q --no-deps --no-build-isolation --no-index --disable-pip-version-check \
+    -w "$ctx/wheels" "$src" >&2
   rm -rf "$src"
   reqs=$("$py" - "$ROOT/pyproject.toml" <<'EOF'
 import sys, tomllib
@@ -135,8 +160,12 @@ EOF
     mkdir -p "$dir"
     log "downloading dependency wheels for Python $PY_VERSION ($MACHINE, glibc $GLIBC) into $dir"
     # shellcheck disable=SC2046
+    local rc=0
     printf '%s\n' "$reqs" | "$py" -m pip download -q --disable-pip-version-check -d "$dir" \
-      --only-binary=:all: --implementation cp --python-version "$PY_VERSION" $(platform_args) -r /dev/stdin >&2
+      --only-binary=:all: --implementation cp --python-version "$PY_VERSION" $(platform_args) -r /dev/stdin \
+      >"$CACHE/pip-download.log" 2>&1 || rc=$?
+    grep -v "^WARNING: Location 'file:" "$CACHE/pip-download.log" >&2 || true
+    [ "$rc" = 0 ] || die "pip download of the dependency wheels failed (exit $rc, log above)"
     touch "$stamp"
     note "dependency wheels downloaded ($(ls "$dir"/*.whl | wc -l) files) in $(since "$t")"
   fi

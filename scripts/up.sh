@@ -42,8 +42,10 @@ compose_files() {
     [ -f "$COMPOSE_DIR/docker-compose.$o.yml" ] || die "no overlay compose/docker-compose.$o.yml"
     FILES+=(-f "$COMPOSE_DIR/docker-compose.$o.yml")
   done
-  if [ -z "${DOCKER_SOCKET_GID:-}" ] && [ -S "${DOCKER_SOCKET:-/var/run/docker.sock}" ]; then
-    DOCKER_SOCKET_GID=$(stat -c %g "${DOCKER_SOCKET:-/var/run/docker.sock}")
+  # The sidecar runs as uid 1000 and needs the socket's group. On Linux the host's socket is the one
+  # containers see; Docker Desktop's VM has its own (root-owned), so the compose default (0) stays.
+  if [ -z "${DOCKER_SOCKET_GID:-}" ] && [ "$(uname -s)" = Linux ] && [ -S "${DOCKER_SOCKET:-/var/run/docker.sock}" ]; then
+    DOCKER_SOCKET_GID=$(python3 -c 'import os, sys; print(os.stat(sys.argv[1]).st_gid)' "${DOCKER_SOCKET:-/var/run/docker.sock}")
     export DOCKER_SOCKET_GID
   fi
 }
@@ -53,48 +55,67 @@ main() {
   [ -f "$ROOT/build/images.env" ] || "$ROOT/scripts/build-images.sh"
   ensure_env
   compose_files
-  local shown=()
+  local shown=() i
   for ((i = 1; i < ${#FILES[@]}; i += 2)); do shown+=("$(basename "${FILES[$i]}")"); done
-  log "docker compose up -d --wait (${shown[*]})"
-  local t0 rc=0
+  log "docker compose up -d --wait (${shown[*]}); compose's own output goes to $CACHE/up.log"
+  local t0 since rc=0
   t0=$(date +%s.%N)
-  dc up -d --wait --wait-timeout 180 || rc=$?
+  since=$(python3 -c 'from datetime import datetime, timezone; print(datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))')
+  dc up -d --wait --wait-timeout 180 >"$CACHE/up.log" 2>&1 || rc=$?
   if [ "$rc" != 0 ]; then
-    log "compose up failed (exit $rc); last log lines of each service:"
+    cat "$CACHE/up.log" >&2
+    log "compose up failed (exit $rc); state and last log lines of each service:"
     dc ps -a >&2 || true
     dc logs --tail 15 >&2 || true
     exit "$rc"
   fi
   log "stack is up in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
-  story
+  story "$since"
 }
 
-# Read the story from the containers: gateway readiness, the identity the agent got, its pairing request,
-# the sidecar's decision (audit record), and whether the agent is connected. Restarts the agent once after
-# an approval: OpenClaw's node host pauses after "pairing required" until it is restarted.
+# Read the story from the containers (only what happened since this `up` began): gateway readiness, the
+# identity the agent got, its pairing request, the sidecar's decision from its audit trail, and whether
+# the agent connected. Restarts the agent once after an approval: OpenClaw's node host pauses after
+# "pairing required" until it is restarted.
 story() {
   local project
   project=$(dc config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')
-  python3 - "$project" "$STORY_TIMEOUT" "${FILES[@]}" <<'EOF'
+  python3 - "$project" "$STORY_TIMEOUT" "$1" "${FILES[@]}" <<'PYTHON'
 import json, re, subprocess, sys, time
+from datetime import datetime
 
-project, timeout, files = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+project, timeout, since, files = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CHECK_WORDS = {"identity": "key", "remote-ip": "ip"}
+SURFACE = "capability surface is awaiting"
 
 
-def dc(*args, check=False):
-    cmd = ["docker", "compose", "-p", project, *files, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=check)
+def dc(*args):
+    return subprocess.run(["docker", "compose", "-p", project, *files, *args], capture_output=True, text=True)
 
 
-def logs(service):
-    out = dc("logs", "--no-log-prefix", "--timestamps", service)
+def logs(service, *extra):
+    out = dc("logs", "--no-log-prefix", "--no-color", *extra, service)
     return [ANSI.sub("", line) for line in (out.stdout + out.stderr).splitlines()]
+
+
+def epoch(stamp):
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp.strip())
+    if not m:
+        return None
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + (m.group(2) or ".0")[:7] + zone).timestamp()
+
+
+def inspect(service):
+    ids = dc("ps", "-a", "-q", service).stdout.split()
+    out = subprocess.run(["docker", "inspect", ids[0]], capture_output=True, text=True).stdout if ids else ""
+    return json.loads(out)[0] if out.strip() else {}
 
 
 def audit():
     records = []
-    for line in dc("logs", "--no-log-prefix", "pairing-sidecar").stdout.splitlines():
+    for line in logs("pairing-sidecar", "--since", since):
         line = line.strip()
         if line.startswith("{") and '"action"' in line:
             try:
@@ -104,35 +125,50 @@ def audit():
     return records
 
 
+def how(rec):
+    """'(strict: key+label+ip)': which kinds of evidence the sidecar's passed checks cover."""
+    ev = rec.get("evidence") or {}
+    words = [CHECK_WORDS[c.get("check")] for c in ev.get("checksPassed") or [] if c.get("check") in CHECK_WORDS]
+    if (ev.get("container") or {}).get("matchedLabels"):
+        words.insert(1 if words[:1] == ["key"] else 0, "label")
+    return f"({rec.get('mode')}: {'+'.join(words) or rec.get('check')})"
+
+
 def say(text):
     print(f"  {text}", flush=True)
 
 
-def container(service):
-    out = dc("ps", "-a", "-q", service).stdout.split()
-    return out[0] if out else None
-
-
 print(f"\nWhat happened (project {project}):", flush=True)
-gw = logs("openclaw-gateway")
-ready = [line for line in gw if "[gateway] ready" in line]
-say("gateway ready" + (f" ({ready[-1].split()[0]})" if ready else " (no '[gateway] ready' line yet)"))
-for line in logs("identity-init")[-3:]:
+t_since = epoch(since)
+started = epoch(inspect("openclaw-gateway").get("State", {}).get("StartedAt", ""))
+ready = [epoch(l.split()[0]) for l in logs("openclaw-gateway", "--timestamps") if "[gateway] ready" in l]
+if started and started < t_since:
+    say("gateway was already running")
+elif ready and started:
+    say(f"gateway ready {ready[-1] - started:.1f} s after its container started")
+else:
+    say("gateway: no '[gateway] ready' line yet")
+for line in logs("identity-init", "--since", since)[-3:]:
     if line.strip():
-        say("identity-init: " + line.split(" ", 1)[-1].strip())
+        say("identity-init: " + line.strip())
+
+agent_started = epoch(inspect("agent").get("State", {}).get("StartedAt", ""))
+if agent_started and agent_started < t_since:
+    connected = any("gateway connected" in l for l in logs("agent"))
+    say("agent was already running" + (" and is connected" if connected else ", not connected"))
+    print(flush=True)
+    sys.exit(0)
 
 deadline = time.monotonic() + timeout
-restarted = False
-seen_request = set()
-seen_audit = set()
-connected = False
+restarted = connected = surface = False
+seen_request, seen_audit = set(), set()
 while time.monotonic() < deadline:
-    agent_lines = logs("agent")
+    agent_lines = logs("agent", "--since", since)
     for line in agent_lines:
         m = re.search(r"pairing required.*?\(requestId: ([0-9a-f-]+)\)", line)
         if m and m.group(1) not in seen_request:
             seen_request.add(m.group(1))
-            say(f"agent requested pairing (request {m.group(1)[:8]}, the gateway holds it as pending)")
+            say(f"agent requested pairing (request {m.group(1)[:8]}; the gateway holds it as pending)")
     for rec in audit():
         key = (rec.get("requestId"), rec.get("action"))
         if key in seen_audit:
@@ -140,37 +176,40 @@ while time.monotonic() < deadline:
         seen_audit.add(key)
         ev = rec.get("evidence") or {}
         req = ev.get("request") or {}
-        who = (ev.get("workload") or {}).get("containerName") or req.get("displayName") or "a device"
+        who = (ev.get("container") or {}).get("containerName") or req.get("displayName") or "a device"
         dev = (rec.get("deviceId") or "")[:12]
         took = ""
         if isinstance(req.get("ts"), int) and isinstance(rec.get("timeMs"), int):
             took = f" in {rec['timeMs'] - req['ts']} ms"
-        how = f"({rec.get('mode')}: {rec.get('check')})" if rec.get("check") else f"({rec.get('mode')})"
         action = rec.get("action")
         if action == "approve":
-            say(f"sidecar approved {who} device {dev}{took} {how}")
+            say(f"sidecar approved {who} (device {dev}){took} {how(rec)}")
         elif action == "would-approve":
-            say(f"sidecar WOULD approve {who} device {dev} {how} - observe-only: OPENCLAW_TRUSTED_ENV is off")
+            say(f"sidecar WOULD approve {who} (device {dev}) {how(rec)}: observe-only, OPENCLAW_TRUSTED_ENV is off")
         else:
-            say(f"sidecar: {action} {who} device {dev} {how}: {rec.get('reason')}")
+            say(f"sidecar: {action} {who} (device {dev}) ({rec.get('mode')}): {rec.get('reason')}")
     if any("gateway connected" in line for line in agent_lines):
         connected = True
+        time.sleep(3)  # OpenClaw's notice about the node's command surface follows the connect by a moment
+        surface = any(SURFACE in line for line in logs("agent", "--since", since))
         break
-    approved = any(r.get("action") == "approve" for r in audit())
-    if approved and seen_request and not restarted:
+    if not restarted and seen_request and any(r.get("action") == "approve" for r in audit()):
         say("restarting the agent: OpenClaw's node host waits for a restart after 'pairing required'")
         dc("restart", "agent")
         restarted = True
     time.sleep(1)
 
 if connected:
-    note = "with the identity it was approved for" if restarted else "with its existing identity, no new pairing request"
+    note = "with the device it was approved for" if seen_request else "with its existing device, nothing to approve"
     say(f"agent connected to the gateway {note}")
-    say("recreate it (docker compose up -d --force-recreate agent): same device, nothing to approve")
+    say("recreate it (docker compose up -d --force-recreate agent): same device, no new request")
+    if surface:
+        say("note: OpenClaw separately asks an operator to approve the node's command surface; the sidecar")
+        say("      approves devices only: docker compose exec openclaw-gateway node dist/index.js nodes pending")
 else:
-    say(f"agent not connected after {timeout:.0f} s - see: docker compose -p {project} logs agent pairing-sidecar")
+    say(f"agent not connected after {timeout:.0f} s; see: docker compose -p {project} logs agent pairing-sidecar")
 print(flush=True)
-EOF
+PYTHON
 }
 
 with_lock up main

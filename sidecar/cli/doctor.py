@@ -50,6 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     other = p.add_argument_group("other")
     other.add_argument("--ui-url", help="the Control UI URL the browser opens (secure-context check)")
     other.add_argument("--container", help="Docker container of the agent (mounts, labels, sidecar)")
+    other.add_argument("--sidecar", help="the sidecar container to check (default: any running one)")
     other.add_argument("--scan", action="append", metavar="PATH", help="files/dirs to scan for hazards")
     other.add_argument("--workdir", help="dir whose compose files, .env and *.sh are scanned (default: cwd)")
 

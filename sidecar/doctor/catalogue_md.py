@@ -65,13 +65,29 @@ Each finding has a stable id (used in `--json`). **Severity**: error (breaks pai
 """
 
 
-def _template(text: str) -> str:
-    """A fix template with ``{name}`` shown as ``<name>`` (and ``{{``/``}}`` as braces)."""
+def _escape(literal: str, in_code: bool) -> tuple[str, bool]:
+    """Escape ``<`` outside code spans (``<LAN IP>`` would be read as an HTML tag); track the backticks."""
     out = []
+    for i, part in enumerate(literal.split("`")):
+        if i:
+            out.append("`")
+            in_code = not in_code
+        out.append(part if in_code else part.replace("<", "&lt;"))
+    return "".join(out), in_code
+
+
+def _text(text: str) -> str:
+    return _escape(text, False)[0]
+
+
+def _template(text: str) -> str:
+    """A fix template with ``{name}`` shown as ``<name>`` (a code span outside code) and braces unescaped."""
+    out, in_code = [], False
     for literal, name, _, _ in string.Formatter().parse(text):
-        out.append(literal)
+        escaped, in_code = _escape(literal, in_code)
+        out.append(escaped)
         if name:
-            out.append(f"<{name}>")
+            out.append(f"<{name}>" if in_code else f"`<{name}>`")
     return "".join(out)
 
 
@@ -79,8 +95,8 @@ def _entry(entry: Entry) -> str:
     fixable = "; repaired by `--fix`" if entry.fixable else ""
     return (
         f"### `{entry.id}`\n\n"
-        f"**{entry.title}** ({entry.severity}{fixable})\n\n"
-        f"{entry.why}\n\n"
+        f"**{_text(entry.title)}** ({entry.severity}{fixable})\n\n"
+        f"{_text(entry.why)}\n\n"
         f"Fix: {_template(entry.fix)}\n"
     )
 

@@ -133,7 +133,8 @@ _ENTRIES = (
         "Each new container starts without the old key and generates a new one: a new device, a new "
         "pairing request, and old entries piling up on the gateway. Approving again only lasts until the "
         "next redeploy.",
-        PERSIST_HINT + "; then approve it once (" + APPROVE_HINT + ")",
+        PERSIST_HINT + "; then approve it once: openclaw devices approve {request_id} on the gateway host "
+        "(or let openclaw-sidecar approve labelled containers)",
     ),
     Entry(
         "error-b.role-upgrade",

@@ -58,6 +58,7 @@ class DoctorOptions:
     device_id: str | None = None
     request_id: str | None = None
     container: str | None = None
+    sidecar: str | None = None  # the sidecar container to judge (default: find it by its command)
     scan: tuple[Path, ...] = ()
     workdir: Path | None = None
     timeout: float = 10.0
@@ -105,6 +106,7 @@ def resolve(flags: Mapping[str, object], env: Mapping[str, str]) -> DoctorOption
         device_id=get("device_id"),
         request_id=get("request_id"),
         container=get("container"),
+        sidecar=get("sidecar"),
         scan=tuple(Path(str(p)) for p in scan),
         workdir=Path(str(workdir)) if workdir else Path.cwd(),
         timeout=float(str(flags.get("timeout") or 10.0)),

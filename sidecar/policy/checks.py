@@ -170,16 +170,21 @@ def check_ip_match(ctx: Context) -> Outcome:
 
 
 def check_dev_network(ctx: Context) -> Outcome:
-    """dev-approve-all: the remoteIp is a running container's address on the project's networks."""
+    """dev-approve-all: the remoteIp is a running container's address on one of the project's networks.
+
+    The network decides, not the container's labels or compose project: the source marks which of a
+    container's networks belong to the project (``Workload.project_networks``). Never a gateway address.
+    """
     ip = ctx.remote_ip
     if ip is None:
         return skip("dev-approve-all needs a remoteIp on the project networks; this request has none")
     gateway_of = gateway_networks(ctx.workloads).get(ip)
     if gateway_of:
         return skip(f"remoteIp {ip} is the gateway address of network {gateway_of} (host or published port)")
-    matches = [w for w in ctx.workloads if w.running and ctx.in_scope(w) and ip in workload_ips(w)]
+    matches = [w for w in ctx.workloads if w.running and workload_ips(w).get(ip) in w.project_networks]
     if not matches:
-        project = ctx.settings.project or "any project"
-        return skip(f"remoteIp {ip} is not the address of a running container of {project}")
+        project = ctx.settings.project or "the project"
+        return skip(f"remoteIp {ip} is not the address of a running container on a network of {project}")
     w = matches[0]
-    return passed(f"remoteIp {ip} is container {w.name}'s address on network {workload_ips(w)[ip]}", w)
+    network = workload_ips(w)[ip]
+    return passed(f"remoteIp {ip} is container {w.name}'s address on project network {network}", w)

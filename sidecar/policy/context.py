@@ -50,7 +50,10 @@ class Context:
 
     @property
     def candidates(self) -> tuple[Workload, ...]:
-        """Labelled, running containers in the project scope: the only ones that can be approved."""
+        """Labelled, running containers in the project scope: the only ones strict and ip can approve.
+
+        (dev-approve-all goes by address on the project's networks instead: ``check_dev_network``.)
+        """
         return tuple(w for w in self.workloads if w.running and self.labelled(w) and self.in_scope(w))
 
     @property

@@ -27,6 +27,9 @@ class Workload:
     image_id: str = ""
     identity: PublicIdentity | None = None  # the verified published identity, if any
     identity_error: str | None = None  # why there is none (missing file, invalid document, ...)
+    # Names of this container's networks that belong to the watched compose project (network label
+    # com.docker.compose.project). Filled in mode dev-approve-all only, which approves by address there.
+    project_networks: frozenset[str] = frozenset()
 
     @property
     def short_id(self) -> str:
@@ -56,7 +59,10 @@ class WorkloadSource(Protocol):
     def connected(self) -> bool: ...
 
     async def snapshot(self) -> tuple[Workload, ...]:
-        """The current opted-in workloads (cached; cheap to call on every decision)."""
+        """The current opted-in workloads (cached; cheap to call on every decision).
+
+        In mode dev-approve-all also every running container on the project's networks, opted in or not.
+        """
         ...
 
     async def watch(self, stop: Callable[[], bool], on_change: ChangeCallback) -> None:

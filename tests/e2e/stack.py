@@ -109,11 +109,12 @@ class ComposeStack:
         gid = os.stat(sock).st_gid if os.path.exists(sock) else 0
         lines = {
             "OPENCLAW_GATEWAY_TOKEN": self.token,
-            "OPENCLAW_TRUSTED_ENV": "1" if self.trusted else "0",
             "OPENCLAW_AGENTS_NETWORK_INTERNAL": "true",
             "OPENCLAW_PAIRING_IMAGE": self.images.pairing,
             "DOCKER_SOCKET_GID": str(gid),
         }
+        if self.trusted:
+            lines["OPENCLAW_TRUSTED_ENV"] = "1"  # untrusted = unset: the compose file's default must be off
         if not self.images.local:
             lines["OPENCLAW_IMAGE"] = self.images.openclaw
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))

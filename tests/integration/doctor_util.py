@@ -83,15 +83,28 @@ def run_doctor(
     steps.append('exec "$@"')
     argv = [
         *prefix,
-        "unshare", "--mount", "--propagation", "private", "--",
-        "sh", "-c", "; ".join(steps), "_",
-        sys.executable, "-m", "sidecar.cli.doctor", *args, "--json",
-    ]  # fmt: skip
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        "; ".join(steps),
+        "_",
+        sys.executable,
+        "-m",
+        "sidecar.cli.doctor",
+        *args,
+        "--json",
+    ]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, cwd=cwd or ROOT)
     try:
         data = json.loads(done.stdout)
     except ValueError:
-        raise AssertionError(f"doctor printed no JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr}") from None
+        raise AssertionError(
+            f"doctor printed no JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+        ) from None
     return Result(done.returncode, data, done.stderr)
 
 
@@ -124,16 +137,21 @@ async def _refusal(
     protocols: tuple[int, int],
     skew_ms: int,
     auth: dict[str, str] | None,
+    forge: bool,
 ) -> Refusal:
     headers = {"Origin": origin} if origin else None
     async with connect(url, additional_headers=headers, proxy=None, max_size=2**25) as ws:
         challenge = proto.parse_challenge(proto.parse_frame(await ws.recv()))
         signed = proto.Challenge(nonce=challenge.nonce, ts=challenge.ts - skew_ms)
-        info = proto.ClientInfo(client_id=client_id, client_mode=mode, role=role, scopes=tuple(scopes), platform=platform)
+        info = proto.ClientInfo(
+            client_id=client_id, client_mode=mode, role=role, scopes=tuple(scopes), platform=platform
+        )
         params = proto.build_connect_params(info, token=token, identity=identity, challenge=signed)
         params["minProtocol"], params["maxProtocol"] = protocols
         if auth is not None:
             params["auth"] = auth
+        if forge:  # a signature by another key: what a hand-edited or half-copied identity produces
+            params["device"]["signature"] = DeviceIdentity.generate().sign("forged")
         await ws.send(proto.encode_request("1", "connect", params))
         frame: dict[str, Any] = {}
         try:
@@ -162,10 +180,22 @@ def refusal(
     protocols: tuple[int, int] = (3, 4),
     skew_ms: int = 0,
     auth: dict[str, str] | None = None,
+    forge: bool = False,
 ) -> Refusal:
     return asyncio.run(
         _refusal(
-            url, token, identity, client_id=client_id, mode=mode, role=role, scopes=scopes, platform=platform,
-            origin=origin, protocols=protocols, skew_ms=skew_ms, auth=auth,
+            url,
+            token,
+            identity,
+            client_id=client_id,
+            mode=mode,
+            role=role,
+            scopes=scopes,
+            platform=platform,
+            origin=origin,
+            protocols=protocols,
+            skew_ms=skew_ms,
+            auth=auth,
+            forge=forge,
         )
-    )  # fmt: skip
+    )

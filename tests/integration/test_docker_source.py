@@ -62,6 +62,22 @@ def project(run_label: dict[str, str]) -> str:
     return f"ocp-it-{run_label['openclaw.test-run']}-{secrets.token_hex(2)}"
 
 
+@pytest.fixture
+def project_net(docker_client: Any, run_label: dict[str, str], project: str) -> Iterator[Any]:
+    """A network of the compose project (labelled as compose labels its networks): dev-approve-all's scope."""
+    network = docker_client.networks.create(
+        f"{project}_default",
+        driver="bridge",
+        internal=True,
+        labels={**run_label, "com.docker.compose.project": project, "com.docker.compose.network": "default"},
+    )
+    network.reload()
+    yield network
+    for container in docker_client.containers.list(all=True, filters={"network": network.id}):
+        container.remove(force=True)
+    network.remove()
+
+
 Start = Callable[..., Any]
 
 
@@ -77,14 +93,16 @@ def start(docker_client: Any, run_label: dict[str, str], net: Any, image: str, p
         publish: DeviceIdentity | None = None,
         path: str = DEFAULT_PATH,
         script: str = "",
+        compose: bool = True,
+        network: Any = None,
         **kwargs: Any,
     ) -> Any:
-        all_labels = {
-            **run_label,
+        """``compose=False``: no compose labels at all; ``network``: another network than ``net``."""
+        compose_labels = {
             "com.docker.compose.project": in_project or project,
             "com.docker.compose.service": name,
-            **(labels or {}),
         }
+        all_labels = {**run_label, **(compose_labels if compose else {}), **(labels or {})}
         env = {}
         if publish is not None:
             env["PUB"] = json.dumps(publish.public().to_json())
@@ -95,7 +113,7 @@ def start(docker_client: Any, run_label: dict[str, str], net: Any, image: str, p
             name=f"{project}-{name}",
             labels=all_labels,
             environment=env,
-            network=net.name,
+            network=(network or net).name,
             init=True,
             detach=True,
             **kwargs,
@@ -149,9 +167,15 @@ def test_finds_exactly_the_labelled_containers_of_its_project(
     )
     src = DockerSource(connect(), DockerSourceOptions(project=project))
 
-    found = run_async(
-        snapshot_until(src, lambda f: f.get("alice") is not None and f["alice"].identity is not None)
-    )
+    def settled(f: dict[str, Workload]) -> bool:
+        """All start scripts have run: alice's file and eve's symlink are written after the start."""
+        return (
+            set(f) == {"alice", "bob", "eve"}
+            and all(f[name].identity is not None for name in ("alice", "bob"))
+            and "symlink" in (f["eve"].identity_error or "")
+        )
+
+    found = run_async(snapshot_until(src, settled))
 
     assert set(found) == {"alice", "bob", "eve"}
     assert src.connected
@@ -300,6 +324,115 @@ def test_reacts_to_start_die_destroy_and_network_events(
 
             for ignored in (other, plain):
                 assert not any(ignored.name in r for r in reasons), reasons
+            return reasons
+        finally:
+            stopping = True
+            await asyncio.wait_for(task, 3)
+
+    reasons = run_async(scenario())
+    assert reasons[0] == "docker:connected"
+
+
+# --- mode dev-approve-all: every running container on the project's networks --------------------------
+
+
+def by_name(workloads: Any) -> dict[str, Workload]:
+    return {w.name: w for w in workloads}
+
+
+def test_dev_mode_reports_every_running_container_on_the_project_networks_and_strict_does_not(
+    start: Start, net: Any, project_net: Any, project: str
+) -> None:
+    alice = DeviceIdentity.generate()
+    start("alice", labels=OPT_IN, publish=alice, network=project_net)
+    bare = start("bare", compose=False, network=project_net)  # no labels at all
+    guest = start("guest", in_project=f"{project}-other", network=project_net)  # another project's
+    start("outsider", publish=alice)  # the project's, unlabelled, but only on the other network
+    sleeper = start("sleeper", compose=False, network=project_net)
+    sleeper.stop(timeout=1)
+    names = {f"{project}-{n}" for n in ("alice", "bare", "guest")}
+
+    dev = DockerSource(connect(), DockerSourceOptions(project=project, dev_approve_all=True))
+    found = run_async(
+        snapshot_until(
+            dev,
+            lambda f: (
+                {w.name for w in f.values()} == names
+                and all(w.identity is not None for w in f.values() if w.name.endswith("-alice"))
+            ),
+        )
+    )
+    found = by_name(found.values())
+    assert set(found) == names
+    for name, container in ((f"{project}-bare", bare), (f"{project}-guest", guest)):
+        w = found[name]
+        ip, gateway = ip_and_gateway(container, project_net)
+        assert w.ips == {project_net.name: ip}
+        assert w.project_networks == {project_net.name}
+        assert w.network_gateways[project_net.name] == gateway
+        assert w.running
+        assert w.identity is None
+        assert "not opted in" in (w.identity_error or "")
+    assert found[f"{project}-alice"].project_networks == {project_net.name}
+    assert found[f"{project}-alice"].identity is not None
+
+    strict = run_async(DockerSource(connect(), DockerSourceOptions(project=project)).snapshot())
+    assert [w.name for w in strict] == [f"{project}-alice"]
+    assert strict[0].project_networks == frozenset()
+
+
+def test_dev_mode_with_every_project_is_refused() -> None:
+    with pytest.raises(
+        ConfigError, match=r"OPENCLAW_PAIRING_MODE=dev-approve-all.*OPENCLAW_PAIRING_PROJECT='\*'"
+    ):
+        DockerSourceOptions(all_projects=True, dev_approve_all=True)
+
+
+def test_dev_mode_follows_unlabelled_containers_joining_and_leaving_the_project_networks(
+    start: Start, project_net: Any, project: str
+) -> None:
+    async def scenario() -> list[str]:
+        src = DockerSource(connect(), DockerSourceOptions(project=project, dev_approve_all=True))
+        reasons: list[str] = []
+        stopping = False
+        task = asyncio.create_task(src.watch(lambda: stopping, reasons.append))
+
+        async def saw(prefix: str, within: float = 10.0) -> None:
+            deadline = time.monotonic() + within
+            while not any(r.startswith(prefix) for r in reasons):
+                assert not task.done(), task.exception()
+                assert time.monotonic() < deadline, f"no {prefix!r} in {reasons}"
+                await asyncio.sleep(0.05)
+
+        try:
+            await saw("docker:connected")
+            assert await src.snapshot() == ()
+
+            other = await asyncio.to_thread(start, "other", compose=False)  # not on a project network
+            bare = await asyncio.to_thread(start, "bare", compose=False, network=project_net)
+            await saw(f"docker:start:{project}-bare")
+            found = by_name((await snapshot_until(src, lambda f: len(f) == 1)).values())
+            assert found[f"{project}-bare"].project_networks == {project_net.name}
+
+            await asyncio.to_thread(project_net.connect, other)
+            await saw(f"docker:network-connect:{project_net.name}:{other.id[:12]}")
+            found = by_name((await snapshot_until(src, lambda f: len(f) == 2)).values())
+            assert found[f"{project}-other"].project_networks == {project_net.name}
+            assert len(found[f"{project}-other"].ips) == 2
+            await asyncio.to_thread(project_net.disconnect, other)
+            await saw(f"docker:network-disconnect:{project_net.name}:{other.id[:12]}")
+            found = by_name((await snapshot_until(src, lambda f: len(f) == 1)).values())
+            assert set(found) == {f"{project}-bare"}
+            left = len(reasons)
+
+            await asyncio.to_thread(bare.stop, timeout=1)
+            await saw(f"docker:die:{project}-bare")
+            assert await snapshot_until(src, lambda f: not f) == {}
+
+            # once it left the project network, the other container is not followed any more
+            await asyncio.to_thread(other.restart, timeout=1)
+            await asyncio.sleep(1.0)
+            assert not any(f"{project}-other" in r or other.id[:12] in r for r in reasons[left:]), reasons
             return reasons
         finally:
             stopping = True

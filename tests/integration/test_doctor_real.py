@@ -1,4 +1,4 @@
-"""doctor against real situations on disk: identity files, permissions, mounts, sub-agents, config and scripts.
+"""doctor against real situations on disk: identity files, modes, mounts, sub-agents, config and scripts.
 
 Each test builds one broken situation for real — with the identity module openclaw-entrypoint runs, real
 file modes and owners, real bind/tmpfs/read-only mounts in a private mount namespace (doctor_util) —
@@ -69,7 +69,8 @@ def test_identity_missing_is_created_by_fix(tmp_path: Path) -> None:
     assert before.code == 1
     assert before.ids == ["identity.missing"]
     fixed = agent.doctor("--fix")
-    assert fixed.data["fixes"][0]["id"] == "identity.missing" and fixed.data["fixes"][0]["ok"]
+    assert fixed.data["fixes"][0]["id"] == "identity.missing"
+    assert fixed.data["fixes"][0]["ok"]
     assert fixed.code == 0, fixed.data
     slot_identity = agent.slot.read()
     assert slot_identity is not None
@@ -209,13 +210,23 @@ def _cli_device_request(gw: RealGateway, client_ns: object, state: Path) -> dict
     import subprocess
 
     env = openclaw_env(state.parent, OPENCLAW_STATE_DIR=str(state), OPENCLAW_ALLOW_INSECURE_PRIVATE_WS="1")
-    argv = [str(openclaw_bin(gw.version)), "devices", "list", "--url", gw.url_via(client_ns.host_ip),  # type: ignore[attr-defined]
-            "--token", gw.token, "--json"]  # fmt: skip
+    argv = [
+        str(openclaw_bin(gw.version)),
+        "devices",
+        "list",
+        "--url",
+        gw.url_via(client_ns.host_ip),  # type: ignore[attr-defined]
+        "--token",
+        gw.token,
+        "--json",
+    ]
     done = subprocess.run(client_ns.exec_argv(argv), env=env, capture_output=True, text=True, timeout=90)  # type: ignore[attr-defined]
     return {"code": done.returncode, "out": done.stdout + done.stderr}
 
 
-def test_legacy_json_in_sqlite_state_is_imported_by_fix(gateway96: RealGateway, client_ns: object, tmp_path: Path) -> None:
+def test_legacy_json_in_sqlite_state_is_imported_by_fix(
+    gateway96: RealGateway, client_ns: object, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     state = home / ".openclaw"
     legacy = DeviceIdentity.generate()
@@ -229,7 +240,9 @@ def test_legacy_json_in_sqlite_state_is_imported_by_fix(gateway96: RealGateway, 
     # Real OpenClaw 2026.9.6 does not present the legacy file: its one-shot CLI connects without identity.
     before = _cli_device_request(gateway96, client_ns, state)
     assert "missing scope: operator.pairing" in str(before["out"]), before
-    assert not [p for p in gateway96.cli_json("devices", "list")["pending"] if p["deviceId"] == legacy.device_id]
+    assert not [
+        p for p in gateway96.cli_json("devices", "list")["pending"] if p["deviceId"] == legacy.device_id
+    ]
 
     fixed = run_doctor("--fix", "--workdir", str(tmp_path), env=env, persistent=[tmp_path])
     assert fixed.code == 0, fixed.data
@@ -241,7 +254,9 @@ def test_legacy_json_in_sqlite_state_is_imported_by_fix(gateway96: RealGateway, 
     # ... and after the fix the real CLI presents exactly that device.
     after = _cli_device_request(gateway96, client_ns, state)
     assert "pairing required" in str(after["out"]), after
-    pending = [p for p in gateway96.cli_json("devices", "list")["pending"] if p["deviceId"] == legacy.device_id]
+    pending = [
+        p for p in gateway96.cli_json("devices", "list")["pending"] if p["deviceId"] == legacy.device_id
+    ]
     assert len(pending) == 1
 
 
@@ -396,7 +411,8 @@ def test_script_approve_all_never_existed(version: str, tmp_path: Path) -> None:
 
 def test_compose_volume_at_app_openclaw(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text(
-        "services:\n  agent:\n    image: openclaw/openclaw:2026.9.6\n    volumes:\n      - ./device:/app/.openclaw/device\n"
+        "services:\n  agent:\n    image: openclaw/openclaw:2026.9.6\n"
+        "    volumes:\n      - ./device:/app/.openclaw/device\n"
     )
     result = _scan(tmp_path)
     assert result.ids == ["compose.app-openclaw-device-mount"]

@@ -12,6 +12,7 @@ healthchecks.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -70,10 +71,8 @@ def containers(docker_client: Any, run_label: dict[str, str]) -> Iterator[dict[s
     made: dict[str, Any] = {}
     yield made
     for container in made.values():
-        try:
+        with contextlib.suppress(Exception):
             container.remove(force=True)
-        except Exception:
-            pass
 
 
 @pytest.fixture
@@ -90,13 +89,17 @@ def _run(docker_client: Any, run_label: dict[str, str], made: dict[str, Any], na
     labels = {**run_label, **kw.pop("labels", {})}
     kw.setdefault("command", ["sleep", "600"])
     kw.setdefault("network_mode", "none")
-    container = docker_client.containers.run(kw.pop("image", BASE_IMAGE), name=name, labels=labels, detach=True, **kw)
+    container = docker_client.containers.run(
+        kw.pop("image", BASE_IMAGE), name=name, labels=labels, detach=True, **kw
+    )
     made[name] = container
     return container
 
 
 def _write_key(container: Any) -> None:
-    done = container.exec_run(["sh", "-c", f"mkdir -p {IDIR}/default && echo key > {IDIR}/default/device.json"])
+    done = container.exec_run(
+        ["sh", "-c", f"mkdir -p {IDIR}/default && echo key > {IDIR}/default/device.json"]
+    )
     assert done.exit_code == 0, done.output
 
 
@@ -104,7 +107,9 @@ def _has_key(container: Any) -> bool:
     return container.exec_run(["test", "-f", f"{IDIR}/default/device.json"]).exit_code == 0
 
 
-def _recreate(docker_client: Any, run_label: dict[str, str], made: dict[str, Any], name: str, **kw: Any) -> Any:
+def _recreate(
+    docker_client: Any, run_label: dict[str, str], made: dict[str, Any], name: str, **kw: Any
+) -> Any:
     made.pop(name).remove(force=True)
     return _run(docker_client, run_label, made, name, **kw)
 
@@ -135,13 +140,25 @@ def test_identity_on_tmpfs_and_anonymous_volume(
     docker_client: Any, run_label: dict[str, str], containers: dict[str, Any], tmp_path: Path
 ) -> None:
     env = {"OPENCLAW_STATE_DIR": "/home/node/.openclaw"}
-    _run(docker_client, run_label, containers, f"ocp-doctor-tmpfs-{RUN_ID}", environment=env,
-         tmpfs={"/home/node/.openclaw": ""})  # fmt: skip
+    _run(
+        docker_client,
+        run_label,
+        containers,
+        f"ocp-doctor-tmpfs-{RUN_ID}",
+        environment=env,
+        tmpfs={"/home/node/.openclaw": ""},
+    )
     tmpfs = doctor(tmp_path, "--container", f"ocp-doctor-tmpfs-{RUN_ID}")
     assert "docker.identity-in-writable-layer" in tmpfs.ids
     assert "tmpfs" in tmpfs.get("docker.identity-in-writable-layer")["seen"]
-    _run(docker_client, run_label, containers, f"ocp-doctor-anon-{RUN_ID}", environment=env,
-         volumes=["/home/node/.openclaw"])  # fmt: skip
+    _run(
+        docker_client,
+        run_label,
+        containers,
+        f"ocp-doctor-anon-{RUN_ID}",
+        environment=env,
+        volumes=["/home/node/.openclaw"],
+    )
     anon = doctor(tmp_path, "--container", f"ocp-doctor-anon-{RUN_ID}")
     assert "docker.identity-on-anonymous-volume" in anon.ids
     for container in docker_client.containers.list(all=True, filters={"name": f"ocp-doctor-anon-{RUN_ID}"}):
@@ -167,36 +184,62 @@ def test_labels_and_published_identity(
     _run(docker_client, run_label, containers, f"ocp-doctor-nolabel-{RUN_ID}", **spec)
     plain = doctor(tmp_path, "--container", f"ocp-doctor-nolabel-{RUN_ID}")
     assert plain.ids == ["docker.missing-opt-in-label"]
-    bad_label = {"openclaw.pairing.auto-approve": "true", "openclaw.pairing.identity-path": f"{PUB_DIR}/device.json"}
+    bad_label = {
+        "openclaw.pairing.auto-approve": "true",
+        "openclaw.pairing.identity-path": f"{PUB_DIR}/device.json",
+    }
     _run(docker_client, run_label, containers, f"ocp-doctor-badpath-{RUN_ID}", labels=bad_label)
     bad = doctor(tmp_path, "--container", f"ocp-doctor-badpath-{RUN_ID}")
     assert "docker.bad-identity-path-label" in bad.ids
     name = f"ocp-doctor-labelled-{RUN_ID}"
-    container = _run(docker_client, run_label, containers, name, labels={"openclaw.pairing.auto-approve": "true"},
-                     **spec)  # fmt: skip
+    container = _run(
+        docker_client, run_label, containers, name, labels={"openclaw.pairing.auto-approve": "true"}, **spec
+    )
     missing = doctor(tmp_path, "--container", name)
     assert "docker.published-identity-missing" in missing.ids
     assert f"{PUB_DIR}/device.pub.json" in missing.get("docker.published-identity-missing")["seen"]
     _publish(container, DeviceIdentity.generate())
     published = doctor(tmp_path, "--container", name)
     assert "docker.published-identity-missing" not in published.ids
-    assert "docker.no-sidecar" in published.ids  # opted in, but nothing would approve it
+    named = doctor(tmp_path, "--container", name, "--sidecar", f"ocp-doctor-nosidecar-{RUN_ID}")
+    assert named.ids == ["docker.no-sidecar"]  # opted in, but nothing would approve it
 
 
 def _stand_in_sidecar(
-    docker_client: Any, run_label: dict[str, str], made: dict[str, Any], tmp_path: Path, name: str, *,
-    trusted: bool, healthy: bool, project: str,
-) -> Any:  # fmt: skip
+    docker_client: Any,
+    run_label: dict[str, str],
+    made: dict[str, Any],
+    tmp_path: Path,
+    name: str,
+    *,
+    trusted: bool,
+    healthy: bool,
+    project: str,
+) -> Any:
     shim = tmp_path / "shim"
     shim.mkdir(exist_ok=True)
     (shim / "openclaw-sidecar").write_text("#!/bin/sh\nexec sleep 600\n")
     (shim / "openclaw-sidecar").chmod(0o755)
     env = {"OPENCLAW_TRUSTED_ENV": "1"} if trusted else {}
-    check = {"test": ["CMD", "true" if healthy else "false"], "interval": 500_000_000, "timeout": 2_000_000_000,
-             "retries": 1, "start_period": 0}  # fmt: skip
-    container = _run(docker_client, run_label, made, name, entrypoint=["/shim/openclaw-sidecar"], command=["run"],
-                     volumes={str(shim): {"bind": "/shim", "mode": "ro"}}, environment=env, healthcheck=check,
-                     labels={"com.docker.compose.project": project})  # fmt: skip
+    check = {
+        "test": ["CMD", "true" if healthy else "false"],
+        "interval": 500_000_000,
+        "timeout": 2_000_000_000,
+        "retries": 1,
+        "start_period": 0,
+    }
+    container = _run(
+        docker_client,
+        run_label,
+        made,
+        name,
+        entrypoint=["/shim/openclaw-sidecar"],
+        command=["run"],
+        volumes={str(shim): {"bind": "/shim", "mode": "ro"}},
+        environment=env,
+        healthcheck=check,
+        labels={"com.docker.compose.project": project},
+    )
     want = "healthy" if healthy else "unhealthy"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -212,24 +255,35 @@ def test_sidecar_running_ready_trusted_same_project(
 ) -> None:
     agent = f"ocp-doctor-agent-{RUN_ID}"
     labels = {"openclaw.pairing.auto-approve": "true", "com.docker.compose.project": "proj-a"}
-    container = _run(docker_client, run_label, containers, agent, labels=labels,
-                     volumes={volume: {"bind": "/home/node/.openclaw", "mode": "rw"}})  # fmt: skip
+    container = _run(
+        docker_client,
+        run_label,
+        containers,
+        agent,
+        labels=labels,
+        volumes={volume: {"bind": "/home/node/.openclaw", "mode": "rw"}},
+    )
     _publish(container, DeviceIdentity.generate())
-    assert doctor(tmp_path, "--container", agent).ids == ["docker.no-sidecar"]
 
     bad = f"ocp-doctor-sidecar-bad-{RUN_ID}"
-    _stand_in_sidecar(docker_client, run_label, containers, tmp_path, bad, trusted=False, healthy=False,
-                      project="proj-b")  # fmt: skip
-    result = doctor(tmp_path, "--container", agent)
-    assert sorted(result.ids) == ["docker.sidecar-other-project", "docker.sidecar-unhealthy", "docker.sidecar-untrusted"]
+    _stand_in_sidecar(
+        docker_client, run_label, containers, tmp_path, bad, trusted=False, healthy=False, project="proj-b"
+    )
+    result = doctor(tmp_path, "--container", agent, "--sidecar", bad)
+    assert sorted(result.ids) == [
+        "docker.sidecar-other-project",
+        "docker.sidecar-unhealthy",
+        "docker.sidecar-untrusted",
+    ]
     assert f"docker logs {bad}" in result.get("docker.sidecar-unhealthy")["fix"]
     assert "OPENCLAW_TRUSTED_ENV" in result.get("docker.sidecar-untrusted")["fix"]
     containers.pop(bad).remove(force=True)
 
     good = f"ocp-doctor-sidecar-good-{RUN_ID}"
-    _stand_in_sidecar(docker_client, run_label, containers, tmp_path, good, trusted=True, healthy=True,
-                      project="proj-a")  # fmt: skip
-    healthy = doctor(tmp_path, "--container", agent)
+    _stand_in_sidecar(
+        docker_client, run_label, containers, tmp_path, good, trusted=True, healthy=True, project="proj-a"
+    )
+    healthy = doctor(tmp_path, "--container", agent, "--sidecar", good)
     assert healthy.ids == [], healthy.data
     assert healthy.code == 0
     assert good in healthy.data["checks"]["docker"]["summary"]
@@ -250,14 +304,28 @@ def test_doctor_inside_the_container(
     """The in-container path (what `openclaw-entrypoint --doctor` runs): writable layer vs a volume."""
     image = images()["OPENCLAW_PAIRING_IMAGE"]
     need_image(docker_client, image)
-    env = {"PYTHONPATH": "/opt/doctor-src", "OPENCLAW_VERSION": "2026.9.6", "OPENCLAW_IDENTITY_DIR": IDIR,
-           "OPENCLAW_STATE_DIR": "/home/node/.openclaw", "OPENCLAW_UID": "1000", "OPENCLAW_GID": "1000"}  # fmt: skip
+    env = {
+        "PYTHONPATH": "/opt/doctor-src",
+        "OPENCLAW_VERSION": "2026.9.6",
+        "OPENCLAW_IDENTITY_DIR": IDIR,
+        "OPENCLAW_STATE_DIR": "/home/node/.openclaw",
+        "OPENCLAW_UID": "1000",
+        "OPENCLAW_GID": "1000",
+    }
     src = {str(ROOT / "sidecar"): {"bind": "/opt/doctor-src/sidecar", "mode": "ro"}}
 
     def run(name: str, volumes: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        c = _run(docker_client, run_label, containers, name, image=image, environment=env,
-                 command=["python", "-m", "sidecar.cli.doctor", "--fix", "--json"], volumes={**src, **volumes},
-                 healthcheck={"test": ["NONE"]})  # fmt: skip
+        c = _run(
+            docker_client,
+            run_label,
+            containers,
+            name,
+            image=image,
+            environment=env,
+            command=["python", "-m", "sidecar.cli.doctor", "--fix", "--json"],
+            volumes={**src, **volumes},
+            healthcheck={"test": ["NONE"]},
+        )
         code = int(c.wait(timeout=60)["StatusCode"])
         return code, json.loads(c.logs(stdout=True, stderr=False))
 
@@ -274,23 +342,59 @@ def test_doctor_inside_the_container(
 # --- the seed scenario with the real OpenClaw image ------------------------------------------------------
 
 
-def _node_host(docker_client: Any, run_label: dict[str, str], made: dict[str, Any], gw: RealGateway,
-               net: DockerNet, name: str, volumes: dict[str, Any]) -> Any:  # fmt: skip
+def _node_host(
+    docker_client: Any,
+    run_label: dict[str, str],
+    made: dict[str, Any],
+    gw: RealGateway,
+    net: DockerNet,
+    name: str,
+    volumes: dict[str, Any],
+) -> Any:
     image = images()["OPENCLAW_IMAGE"]
     need_image(docker_client, image)
-    env = {"OPENCLAW_GATEWAY_TOKEN": gw.token, "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS": "1",
-           "OPENCLAW_NO_AUTO_UPDATE": "1", "DO_NOT_TRACK": "1", "OPENCLAW_DISABLE_BONJOUR": "1"}  # fmt: skip
-    command = ["node", "dist/index.js", "node", "run", "--host", net.gateway_ip, "--port", str(gw.port),
-               "--no-tls", "--display-name", name]  # fmt: skip
-    return _run(docker_client, run_label, made, name, image=image, command=command, environment=env,
-                network_mode=None, network=net.name, volumes=volumes, healthcheck={"test": ["NONE"]},
-                labels={"openclaw.pairing.auto-approve": "true"})  # fmt: skip
+    env = {
+        "OPENCLAW_GATEWAY_TOKEN": gw.token,
+        "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS": "1",
+        "OPENCLAW_NO_AUTO_UPDATE": "1",
+        "DO_NOT_TRACK": "1",
+        "OPENCLAW_DISABLE_BONJOUR": "1",
+    }
+    command = [
+        "node",
+        "dist/index.js",
+        "node",
+        "run",
+        "--host",
+        net.gateway_ip,
+        "--port",
+        str(gw.port),
+        "--no-tls",
+        "--display-name",
+        name,
+    ]
+    return _run(
+        docker_client,
+        run_label,
+        made,
+        name,
+        image=image,
+        command=command,
+        environment=env,
+        network_mode=None,
+        network=net.name,
+        volumes=volumes,
+        healthcheck={"test": ["NONE"]},
+        labels={"openclaw.pairing.auto-approve": "true"},
+    )
 
 
 def _pairing_line(container: Any, timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lines = [ln for ln in container.logs().decode(errors="replace").splitlines() if "pairing required" in ln]
+        lines = [
+            ln for ln in container.logs().decode(errors="replace").splitlines() if "pairing required" in ln
+        ]
         if lines:
             return lines[-1]
         time.sleep(1)
@@ -303,14 +407,28 @@ def _devices(gw: RealGateway, name: str) -> set[str]:
 
 
 def test_new_device_per_redeploy_with_the_real_openclaw_image(
-    gateway96: RealGateway, docker_client: Any, docker_net: DockerNet, run_label: dict[str, str],
-    containers: dict[str, Any], volume: str, tmp_path: Path,
-) -> None:  # fmt: skip
+    gateway96: RealGateway,
+    docker_client: Any,
+    docker_net: DockerNet,
+    run_label: dict[str, str],
+    containers: dict[str, Any],
+    volume: str,
+    tmp_path: Path,
+) -> None:
     name = f"ocp-doctor-node-{RUN_ID}"
     first = _node_host(docker_client, run_label, containers, gateway96, docker_net, name, {})
     line = _pairing_line(first)
-    result = doctor(tmp_path, "--container", name, "--error", line, "--gateway-url", gateway96.url,
-                    "--token", gateway96.token)  # fmt: skip
+    result = doctor(
+        tmp_path,
+        "--container",
+        name,
+        "--error",
+        line,
+        "--gateway-url",
+        gateway96.url,
+        "--token",
+        gateway96.token,
+    )
     assert "error-b.new-device-per-redeploy" in result.ids, result.data
     assert "/home/node/.openclaw" in result.get("error-b.new-device-per-redeploy")["fix"]
     assert "pairing.pending" in result.ids  # the request from the pasted line, found at the gateway

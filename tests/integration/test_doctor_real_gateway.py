@@ -42,17 +42,31 @@ def _both(texts: list[str], finding_id: str) -> None:
 
 
 def test_error_a_from_real_gateway(gateway: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
-    ui = _remote(gateway, client_ns, client_id="openclaw-control-ui", mode="webchat",
-                 origin=f"http://127.0.0.1:{gateway.port}")  # fmt: skip
+    ui = _remote(
+        gateway,
+        client_ns,
+        client_id="openclaw-control-ui",
+        mode="webchat",
+        origin=f"http://127.0.0.1:{gateway.port}",
+    )
     assert ui.close_code == 1008
     _both([ui.message, ui.close_reason, ui.frame_text], "error-a.insecure-context")
     node = _remote(gateway, client_ns, role="node", scopes=())
     assert node.close_code == 1008
     _both([node.message, node.close_reason, node.frame_text], "error-a.device-identity-required")
+    plain = run_doctor("--error", node.close_reason, env=base_env(tmp_path), cwd=tmp_path)
+    assert plain.ids == ["error-a.device-identity-required"]
+    assert "nothing" not in plain.get("error-a.device-identity-required")["fix"]
     # With the URL the user opened, doctor names the cause: plain http:// to a LAN address.
     lan = f"http://{client_ns.host_ip}:{gateway.port}/"
-    result = run_doctor("--error", f"disconnected (1008): {node.close_reason}", "--ui-url", lan,
-                        env=base_env(tmp_path), cwd=tmp_path)  # fmt: skip
+    result = run_doctor(
+        "--error",
+        f"disconnected (1008): {node.close_reason}",
+        "--ui-url",
+        lan,
+        env=base_env(tmp_path),
+        cwd=tmp_path,
+    )
     assert result.ids == ["error-a.insecure-context"]
     assert f"http://localhost:{gateway.port}/" in result.get("error-a.insecure-context")["fix"]
     assert result.code == 1
@@ -74,9 +88,19 @@ def test_error_b_from_real_gateway(gateway: RealGateway, client_ns: ClientNetns,
         assert classify(b.close_reason).generation == "2026.2"
     # doctor with the gateway: the pasted id is pending, approve exactly it.
     agent = Agent(tmp_path)
-    result = run_doctor("--error", b.frame_text, "--gateway-url", gateway.url, "--token", gateway.token,
-                        "--device-id", identity.device_id, env=agent.env, cwd=tmp_path,
-                        persistent=[tmp_path])  # fmt: skip
+    result = run_doctor(
+        "--error",
+        b.frame_text,
+        "--gateway-url",
+        gateway.url,
+        "--token",
+        gateway.token,
+        "--device-id",
+        identity.device_id,
+        env=agent.env,
+        cwd=tmp_path,
+        persistent=[tmp_path],
+    )
     assert {"error-b.pairing-required", "pairing.pending"} <= set(result.ids)
     assert f"openclaw devices approve {request_id}" in result.get("pairing.pending")["fix"]
 
@@ -91,7 +115,9 @@ def _pair(gw: RealGateway, ns: ClientNetns, identity: DeviceIdentity, **kw: obje
 def test_upgrades_from_real_gateway(gateway: RealGateway, client_ns: ClientNetns) -> None:
     identity = DeviceIdentity.generate()
     _pair(gateway, client_ns, identity, scopes=("operator.read",))
-    scope = _remote(gateway, client_ns, identity, scopes=("operator.read", "operator.write", "operator.pairing"))
+    scope = _remote(
+        gateway, client_ns, identity, scopes=("operator.read", "operator.write", "operator.pairing")
+    )
     role = _remote(gateway, client_ns, identity, role="node", scopes=())
     meta = _remote(gateway, client_ns, identity, platform="macos")
     cases = {"error-b.scope-upgrade": scope, "error-b.role-upgrade": role, "error-b.metadata-upgrade": meta}
@@ -109,7 +135,10 @@ def test_other_refusals_from_real_gateway(gateway: RealGateway, client_ns: Clien
         "auth.token-mismatch": _remote(gateway, client_ns, identity, token="wrong-token"),
         "protocol.mismatch": _remote(gateway, client_ns, identity, protocols=(9, 9)),
         "device-auth.clock-skew": _remote(gateway, client_ns, identity, skew_ms=600_000),
-        "control-ui.origin-not-allowed": _remote(gateway, client_ns, client_id="openclaw-control-ui", mode="webchat"),
+        "device-auth.invalid": _remote(gateway, client_ns, identity, forge=True),
+        "control-ui.origin-not-allowed": _remote(
+            gateway, client_ns, client_id="openclaw-control-ui", mode="webchat"
+        ),
     }
     missing = _remote(gateway, client_ns, identity, token=None)
     _both([missing.message, missing.close_reason], "auth.token-mismatch")
@@ -119,14 +148,24 @@ def test_other_refusals_from_real_gateway(gateway: RealGateway, client_ns: Clien
 
 
 def test_device_token_mismatch_from_real_gateway(gateway226: RealGateway, client_ns: ClientNetns) -> None:
-    r = _remote(gateway226, client_ns, DeviceIdentity.generate(), token="x" * 43, auth={"deviceToken": "x" * 43})
+    r = _remote(
+        gateway226, client_ns, DeviceIdentity.generate(), token="x" * 43, auth={"deviceToken": "x" * 43}
+    )
     _both([r.message, r.close_reason, r.frame_text], "auth.device-token-mismatch")
 
 
 def test_missing_scope_from_real_cli(gateway96: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
     env = openclaw_env(tmp_path, OPENCLAW_ALLOW_INSECURE_PRIVATE_WS="1")
-    argv = [str(openclaw_bin(gateway96.version)), "devices", "list", "--url", gateway96.url_via(client_ns.host_ip),
-            "--token", gateway96.token, "--json"]  # fmt: skip
+    argv = [
+        str(openclaw_bin(gateway96.version)),
+        "devices",
+        "list",
+        "--url",
+        gateway96.url_via(client_ns.host_ip),
+        "--token",
+        gateway96.token,
+        "--json",
+    ]
     done = subprocess.run(client_ns.exec_argv(argv), env=env, capture_output=True, text=True, timeout=90)
     assert done.returncode == 1
     c = classify(done.stdout + done.stderr)
@@ -141,14 +180,17 @@ def _doctor(agent: Agent, gw: RealGateway, *args: str, **kw: object) -> Result:
     return agent.doctor("--gateway-url", gw.url, "--token", gw.token, *args, **kw)  # type: ignore[arg-type]
 
 
-def test_pending_request_of_the_agents_identity(gateway: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
+def test_pending_request_of_the_agents_identity(
+    gateway: RealGateway, client_ns: ClientNetns, tmp_path: Path
+) -> None:
     agent = Agent(tmp_path)
     identity = agent.ensure().identity
     attempt = request_from(client_ns, gateway, identity=identity)
     result = _doctor(agent, gateway)
     assert result.ids == ["pairing.pending"]
     pending = result.get("pairing.pending")
-    assert attempt.request_id in pending["seen"] and client_ns.client_ip in pending["seen"]
+    assert attempt.request_id in pending["seen"]
+    assert client_ns.client_ip in pending["seen"]
     assert f"openclaw devices approve {attempt.request_id}" in pending["fix"]
     assert result.code == 1
 
@@ -159,22 +201,28 @@ def test_superseded_request(gateway96: RealGateway, client_ns: ClientNetns, tmp_
     first = _remote(gateway96, client_ns, identity, scopes=("operator.read",))
     second = request_from(client_ns, gateway96, identity=identity, scopes=("operator.read", "operator.write"))
     old = first.frame["error"]["details"]["requestId"]
-    assert second.request_id and second.request_id != old
+    assert second.request_id
+    assert second.request_id != old
     result = _doctor(agent, gateway96, "--error", first.close_reason)
     assert "pairing.superseded" in result.ids
     assert f"openclaw devices approve {second.request_id}" in result.get("pairing.superseded")["fix"]
     # The real CLI confirms: the old id is gone, the new one approves.
     stale = gateway96.cli("devices", "approve", old)
-    assert stale.returncode == 1 and "No pending device request matches" in stale.stderr
+    assert stale.returncode == 1
+    assert "No pending device request matches" in stale.stderr
     assert gateway96.cli("devices", "approve", str(second.request_id)).returncode == 0
 
 
-def test_same_request_refreshed_on_2026_2(gateway226: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
+def test_same_request_refreshed_on_2026_2(
+    gateway226: RealGateway, client_ns: ClientNetns, tmp_path: Path
+) -> None:
     """2026.2.x merges a retry into the pending request (same id): nothing is superseded there."""
     agent = Agent(tmp_path)
     identity = agent.ensure().identity
     first = request_from(client_ns, gateway226, identity=identity, scopes=("operator.read",))
-    second = request_from(client_ns, gateway226, identity=identity, scopes=("operator.read", "operator.write"))
+    second = request_from(
+        client_ns, gateway226, identity=identity, scopes=("operator.read", "operator.write")
+    )
     assert first.request_id == second.request_id
     result = _doctor(agent, gateway226, "--request-id", str(first.request_id))
     assert result.ids == ["pairing.pending"]
@@ -186,7 +234,9 @@ def test_request_gone_after_reject(gateway: RealGateway, client_ns: ClientNetns,
     attempt = request_from(client_ns, gateway, identity=identity)
 
     async def reject() -> None:
-        async with GatewayClient(gateway.url, token=gateway.token, identity=None, scopes=("operator.admin",)) as c:
+        async with GatewayClient(
+            gateway.url, token=gateway.token, identity=None, scopes=("operator.admin",)
+        ) as c:
             await c.reject(str(attempt.request_id))
 
     asyncio.run(reject())
@@ -233,7 +283,7 @@ def test_cannot_list_from_a_remote_host_without_an_approved_identity(
     gateway96: RealGateway, client_ns: ClientNetns, tmp_path: Path
 ) -> None:
     agent = Agent(tmp_path)
-    agent.ensure()
+    attempt = request_from(client_ns, gateway96, identity=agent.ensure().identity)
     url = gateway96.url_via(client_ns.host_ip)
     args = ("--gateway-url", url, "--token", gateway96.token)
     remote = agent.doctor(*args, prefix=client_ns.exec_argv([]))
@@ -244,18 +294,37 @@ def test_cannot_list_from_a_remote_host_without_an_approved_identity(
     lister_dir.mkdir()
     lister = DeviceIdentity.generate()
     write_identity_file(lister_dir / "identity.json", lister)
-    _pair(gateway96, client_ns, lister, client_id="gateway-client", client_mode="backend",
-          scopes=("operator.pairing",))  # fmt: skip
+    _pair(
+        gateway96,
+        client_ns,
+        lister,
+        client_id="gateway-client",
+        client_mode="backend",
+        scopes=("operator.pairing",),
+    )
     with_lister = agent.doctor(*args, "--pairing-state-dir", str(lister_dir), prefix=client_ns.exec_argv([]))
-    assert with_lister.ids == ["pairing.unknown-device"], with_lister.data
+    assert with_lister.ids == ["pairing.pending"], with_lister.data  # it sees other devices' requests
+    assert str(attempt.request_id) in with_lister.get("pairing.pending")["seen"]
 
 
 # --- the agent's last connect attempt, from a real OpenClaw client's log ----------------------------
 
 
-def _node_host(gw: RealGateway, ns: ClientNetns, home: Path, out: Path, **env: str) -> subprocess.Popen[bytes]:
-    argv = [str(openclaw_bin(gw.version)), "node", "run", "--host", ns.host_ip, "--port", str(gw.port),
-            "--no-tls", "--display-name", "doctor-node"]  # fmt: skip
+def _node_host(
+    gw: RealGateway, ns: ClientNetns, home: Path, out: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    argv = [
+        str(openclaw_bin(gw.version)),
+        "node",
+        "run",
+        "--host",
+        ns.host_ip,
+        "--port",
+        str(gw.port),
+        "--no-tls",
+        "--display-name",
+        "doctor-node",
+    ]
     with out.open("w") as fh:
         return subprocess.Popen(
             ns.exec_argv(argv),
@@ -279,10 +348,18 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
 def test_real_cli_log_missing_scope(gateway96: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
     """--log with the real CLI's human output: a remote token-only client gets no scopes (2026.6+)."""
     out = tmp_path / "cli.out"
-    argv = [str(openclaw_bin(gateway96.version)), "devices", "list", "--url", gateway96.url_via(client_ns.host_ip),
-            "--token", gateway96.token]  # fmt: skip
-    done = subprocess.run(client_ns.exec_argv(argv), env=openclaw_env(tmp_path), capture_output=True, text=True,
-                          timeout=90)  # fmt: skip
+    argv = [
+        str(openclaw_bin(gateway96.version)),
+        "devices",
+        "list",
+        "--url",
+        gateway96.url_via(client_ns.host_ip),
+        "--token",
+        gateway96.token,
+    ]
+    done = subprocess.run(
+        client_ns.exec_argv(argv), env=openclaw_env(tmp_path), capture_output=True, text=True, timeout=90
+    )
     out.write_text(done.stdout + done.stderr)
     assert done.returncode != 0, out.read_text()
     result = run_doctor("--log", str(out), env=base_env(tmp_path / "nohome"), cwd=tmp_path)
@@ -290,7 +367,9 @@ def test_real_cli_log_missing_scope(gateway96: RealGateway, client_ns: ClientNet
     assert "operator.pairing" in result.get("auth.missing-scope")["fix"]
 
 
-def test_real_node_host_log_pairing_required(gateway96: RealGateway, client_ns: ClientNetns, tmp_path: Path) -> None:
+def test_real_node_host_log_pairing_required(
+    gateway96: RealGateway, client_ns: ClientNetns, tmp_path: Path
+) -> None:
     """The seed's error B end to end: a real OpenClaw client, its log, its SQLite identity, the gateway."""
     home = tmp_path / "home"
     out = tmp_path / "node.out"
@@ -302,12 +381,60 @@ def test_real_node_host_log_pairing_required(gateway96: RealGateway, client_ns: 
         proc.wait(timeout=15)
     state = home / ".openclaw"
     env = base_env(home, OPENCLAW_STATE_DIR=str(state))
-    result = run_doctor("--log", str(out), "--gateway-url", gateway96.url, "--token", gateway96.token,
-                        "--workdir", str(tmp_path), env=env, persistent=[tmp_path], cwd=tmp_path)  # fmt: skip
+    result = run_doctor(
+        "--log",
+        str(out),
+        "--gateway-url",
+        gateway96.url,
+        "--token",
+        gateway96.token,
+        "--workdir",
+        str(tmp_path),
+        env=env,
+        persistent=[tmp_path],
+        cwd=tmp_path,
+    )
     error = result.get("error-b.pairing-required")
     pending = result.get("pairing.pending")
-    listed = [p for p in gateway96.cli_json("devices", "list")["pending"] if p.get("displayName") == "doctor-node"]
+    listed = [
+        p for p in gateway96.cli_json("devices", "list")["pending"] if p.get("displayName") == "doctor-node"
+    ]
     assert len(listed) == 1
     assert listed[0]["requestId"] in error["fix"]  # the id from the log is the one pending for this device
     assert listed[0]["requestId"] in pending["seen"]
     assert listed[0]["deviceId"][:12] in pending["seen"]  # doctor read the device from OpenClaw's own SQLite
+
+
+# --- last, because it restarts the shared 2026.9.6 gateway ------------------------------------------------
+
+
+def test_gateway_starting_is_transient(gateway96: RealGateway, tmp_path: Path) -> None:
+    """2026.8+ refuses connections while it starts (close 1013); doctor calls it transient, not a problem."""
+    import threading
+
+    restart = threading.Thread(target=gateway96.restart, daemon=True)
+    restart.start()
+    starting = None
+    while restart.is_alive() and starting is None:
+        try:
+            r = refusal(
+                gateway96.url,
+                gateway96.token,
+                None,
+                client_id="gateway-client",
+                mode="backend",
+                scopes=("operator.pairing",),
+            )
+        except OSError:  # not listening yet
+            r = None
+        except Exception:  # HTTP 503 while shutting down, and friends
+            r = None
+        if r is not None and r.close_code == 1013:
+            starting = r
+        time.sleep(0.1)
+    restart.join(300)
+    assert starting is not None, "never saw the gateway's start-up refusal"
+    for text in (starting.message, f'close {starting.close_code} "{starting.close_reason}"'):
+        result = run_doctor("--error", text, env=base_env(tmp_path), cwd=tmp_path)
+        assert result.ids == ["gateway.starting"]
+        assert result.code == 0  # informational: retry, nothing to fix

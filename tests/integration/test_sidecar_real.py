@@ -10,7 +10,9 @@ Cases:
 1. labelled container, published identity = the key it connects with → approved within 1 s of the request;
 2. unlabelled container → stays pending;
 3. labelled container connecting with a key other than the one it publishes → rejected, reason audited;
-4. without OPENCLAW_TRUSTED_ENV → stays pending, audited as would-approve.
+4. without OPENCLAW_TRUSTED_ENV → stays pending, audited as would-approve;
+5. mode dev-approve-all (issue 6, scenario 6): an unlabelled container on the project's network is
+   approved; an unlabelled container of the project on another network stays pending.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import pytest
 from sidecar.gateway.client import GatewayClient
 from sidecar.gateway.models import PairingList
 from sidecar.identity.keys import DeviceIdentity
+from tests.harness import netns
 from tests.harness.gateway import RealGateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.gateway, pytest.mark.netns]
@@ -136,6 +139,34 @@ def project(run_label: dict[str, str]) -> str:
     return f"ocp-sc-{run_label['openclaw.test-run']}-{secrets.token_hex(2)}"
 
 
+@dataclass
+class ProjectNet:
+    name: str
+    network: Any
+    gateway_ip: str  # the test namespace's address on it: the gateway listens there too
+
+
+_plug_index = iter(range(5000, 10_000))  # conftest's docker_net counts from 1: no interface name clash
+
+
+@pytest.fixture
+def project_net(docker_client: Any, run_label: dict[str, str], project: str) -> Iterator[ProjectNet]:
+    """Like conftest's ``docker_net``, but a network of the compose project (labelled as compose does)."""
+    network = docker_client.networks.create(
+        f"{project}_default",
+        driver="bridge",
+        internal=True,
+        labels={**run_label, "com.docker.compose.project": project, "com.docker.compose.network": "default"},
+    )
+    network.reload()
+    plug = netns.plug_into_docker_network(network.attrs, next(_plug_index))
+    yield ProjectNet(network.name, network, plug.ip)
+    for container in docker_client.containers.list(all=True, filters={"network": network.id}):
+        container.remove(force=True)
+    plug.unplug()
+    network.remove()
+
+
 @pytest.fixture
 def sidecar(
     gateway96: RealGateway, docker_net: Any, project: str, tmp_path: Path
@@ -143,7 +174,7 @@ def sidecar(
     """Starts ``python -m sidecar run``; depends on docker_net so it stops before the containers go."""
     started: list[Sidecar] = []
 
-    def start(trusted: bool) -> Sidecar:
+    def start(trusted: bool, **settings: str) -> Sidecar:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
         env.update(
@@ -155,6 +186,7 @@ def sidecar(
             OPENCLAW_PAIRING_RECONCILE_INTERVAL="5s",
             OPENCLAW_PAIRING_JSON_LOGS="1",
         )
+        env.update(settings)
         if trusted:
             env["OPENCLAW_TRUSTED_ENV"] = "1"
         log = tmp_path / "sidecar.log"
@@ -193,8 +225,14 @@ def agent(
     """Start an agent container; returns (container, the requestId its connection produced)."""
 
     def start(
-        name: str, *, labels: dict[str, str], key: DeviceIdentity, publishes: DeviceIdentity
+        name: str,
+        *,
+        labels: dict[str, str],
+        key: DeviceIdentity,
+        publishes: DeviceIdentity,
+        network: Any = None,  # default docker_net; anything with .name and .gateway_ip
     ) -> tuple[Any, str]:
+        net = network or docker_net
         home = tmp_path / name
         home.mkdir()
         (home / "key.json").write_text(json.dumps(key.to_record()))
@@ -213,7 +251,7 @@ def agent(
                 **labels,
             },
             environment={
-                "GW_URL": gateway96.url_via(docker_net.gateway_ip),
+                "GW_URL": gateway96.url_via(net.gateway_ip),
                 "GW_TOKEN": gateway96.token,
                 "PYTHONPATH": "/src:/opt/site",
                 "PYTHONDONTWRITEBYTECODE": "1",
@@ -224,7 +262,7 @@ def agent(
                 str(home): {"bind": "/agent", "mode": "ro"},
                 str(ids): {"bind": STATE, "mode": "ro"},
             },
-            network=docker_net.name,
+            network=net.name,
             init=True,
             detach=True,
         )
@@ -325,3 +363,49 @@ def test_without_the_trusted_flag_it_stays_pending_and_audits_would_approve(
     time.sleep(1.0)
     assert request_id in pending_ids(gateway96)
     assert key.device_id not in {d.device_id for d in gateway_listing(gateway96).paired}
+
+
+def test_dev_mode_approves_an_unlabelled_container_on_the_project_network_and_not_elsewhere(
+    project_net: ProjectNet,  # first: torn down after the sidecar stopped
+    sidecar: Callable[..., Sidecar],
+    agent: Callable[..., tuple[Any, str]],
+    gateway96: RealGateway,
+    docker_net: Any,
+    project: str,
+) -> None:
+    sc = sidecar(trusted=True, OPENCLAW_PAIRING_MODE="dev-approve-all")
+    inside_key, outside_key = DeviceIdentity.generate(), DeviceIdentity.generate()
+    # on the project's network, no opt-in label and not even in the project: the network decides
+    inside, inside_id = agent(
+        "inside",
+        labels={"com.docker.compose.project": f"{project}-x"},
+        key=inside_key,
+        publishes=inside_key,
+        network=project_net,
+    )
+    # in the project (compose label) but on another network: not approved
+    outside, outside_id = agent("outside", labels={}, key=outside_key, publishes=outside_key)
+
+    record = wait_until("the dev-mode approval", lambda: sc.record_for(inside_id), within=10)
+    assert record["action"] == "approve", record
+    assert record["outcome"] == "sent", record
+    assert record["mode"] == "dev-approve-all"
+    inside.reload()
+    inside_ip = inside.attrs["NetworkSettings"]["Networks"][project_net.name]["IPAddress"]
+    assert record["evidence"]["request"]["remoteIp"] == inside_ip
+    assert record["evidence"]["container"]["containerId"] == inside.id
+    assert any(
+        f"on project network {project_net.name}" in c["reason"] for c in record["evidence"]["checksPassed"]
+    )
+
+    record = wait_until("the decision on the other network", lambda: sc.record_for(outside_id), within=10)
+    assert (record["action"], record["check"]) == ("ignore", "dev-network"), record
+    outside.reload()
+    outside_ip = outside.attrs["NetworkSettings"]["Networks"][docker_net.name]["IPAddress"]
+    assert record["evidence"]["request"]["remoteIp"] == outside_ip
+    assert f"not the address of a running container on a network of {project}" in record["reason"]
+    time.sleep(1.0)
+    listing = gateway_listing(gateway96)
+    assert inside_key.device_id in {d.device_id for d in listing.paired}
+    assert outside_id in {p.request_id for p in listing.pending}
+    assert outside_key.device_id not in {d.device_id for d in listing.paired}

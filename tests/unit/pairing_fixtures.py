@@ -71,6 +71,8 @@ def workload(
         image="agent:latest",
         image_id="sha256:" + "ab" * 32,
         identity=who,
+        # the fixture's network belongs to the project (the Docker source fills this in dev-approve-all)
+        project_networks=frozenset({f"{PROJECT}_default"}),
     )
     return replace(base, **kw)
 

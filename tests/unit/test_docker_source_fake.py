@@ -27,6 +27,7 @@ from sidecar.sources.workloads import Workload
 
 PATH = "/home/node/.openclaw/identity/device.pub.json"
 NET_ID = "8c" * 32
+OTHER_NET_ID = "4e" * 32
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
@@ -76,6 +77,11 @@ class FakeStream:
 class FakeEngine:
     def __init__(self) -> None:
         self.summaries: list[dict[str, Any]] = []
+        # `docker network ls`: the project's default network and one outside any project
+        self.nets: dict[str, dict[str, Any]] = {
+            NET_ID: {"Id": NET_ID, "Name": "demo_default", "Labels": {"com.docker.compose.project": "demo"}},
+            OTHER_NET_ID: {"Id": OTHER_NET_ID, "Name": "elsewhere", "Labels": {}},
+        }
         self.files: dict[tuple[str, str], bytes] = {}
         self.calls: list[str] = []
         self.streams: dict[str, FakeStream] = {}
@@ -87,9 +93,23 @@ class FakeEngine:
 
     # helpers
     def add(
-        self, name: str, *, labels: dict[str, str], ip: str = "172.18.0.2", state: str = "running"
+        self,
+        name: str,
+        *,
+        labels: dict[str, str],
+        ip: str = "172.18.0.2",
+        state: str = "running",
+        networks: dict[str, str] | None = None,  # network id -> this container's IP there
     ) -> str:
         cid = (name.encode().hex() * 64)[:64]
+        endpoints = {
+            self.nets[net_id]["Name"]: {
+                "NetworkID": net_id,
+                "Gateway": address.rsplit(".", 1)[0] + ".1",
+                "IPAddress": address,
+            }
+            for net_id, address in (networks or {NET_ID: ip}).items()
+        }
         self.summaries.append(
             {
                 "Id": cid,
@@ -98,11 +118,7 @@ class FakeEngine:
                 "ImageID": "sha256:" + "9" * 64,
                 "Labels": labels,
                 "State": state,
-                "NetworkSettings": {
-                    "Networks": {
-                        "demo_default": {"NetworkID": NET_ID, "Gateway": "172.18.0.1", "IPAddress": ip}
-                    }
-                },
+                "NetworkSettings": {"Networks": endpoints},
             }
         )
         return cid
@@ -127,8 +143,20 @@ class FakeEngine:
                 s["Labels"], (filters or {}).get("label", [])
             ):
                 continue
+            wanted = (filters or {}).get("network")
+            endpoints = s["NetworkSettings"]["Networks"]
+            if (
+                wanted
+                and not self.ignore_filters
+                and not any(e["NetworkID"] in wanted or name in wanted for name, e in endpoints.items())
+            ):
+                continue
             out.append(json.loads(json.dumps(s)))
         return out
+
+    def networks(self, names: Any = None, ids: Any = None, filters: dict[str, Any] | None = None) -> Any:
+        self._check("networks")
+        return [json.loads(json.dumps(n)) for n in self.nets.values()]
 
     def inspect_container(self, container: str) -> Any:
         self._check("inspect_container")
@@ -167,17 +195,19 @@ class FakeEngine:
         return True
 
     # emitting events
-    def container_event(self, action: str, cid: str, name: str) -> None:
+    def container_event(self, action: str, cid: str, name: str, labels: dict[str, str] | None = None) -> None:
+        attributes = {**(labels or {}), "name": name, "image": "local/python:3.11-bookworm"}
         self.streams["container"].items.put(
-            {"Type": "container", "Action": action, "Actor": {"ID": cid, "Attributes": {"name": name}}}
+            {"Type": "container", "Action": action, "Actor": {"ID": cid, "Attributes": attributes}}
         )
 
-    def network_event(self, action: str, cid: str) -> None:
+    def network_event(self, action: str, cid: str, net_id: str = NET_ID) -> None:
+        name = self.nets[net_id]["Name"] if net_id in self.nets else "new-net"
         self.streams["network"].items.put(
             {
                 "Type": "network",
                 "Action": action,
-                "Actor": {"ID": NET_ID, "Attributes": {"container": cid, "name": "demo_default"}},
+                "Actor": {"ID": net_id, "Attributes": {"container": cid, "name": name, "type": "bridge"}},
             }
         )
 

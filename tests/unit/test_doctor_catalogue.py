@@ -1,4 +1,4 @@
-"""The finding catalogue is a contract: stable ids, known severities, and docs/troubleshooting.md generated from it."""
+"""The finding catalogue is a contract: stable ids, known severities, the generated troubleshooting page."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def test_every_entry_is_well_formed() -> None:
         assert ID_RE.match(entry_id), entry_id
         assert entry.severity in SEVERITIES, entry_id
         assert entry.section in SECTIONS, entry_id
-        assert entry.title and entry.why and entry.fix, entry_id
+        assert entry.title, entry_id
+        assert entry.why, entry_id
+        assert entry.fix, entry_id
         assert not entry.fixable or entry.severity in ("error", "warning"), entry_id
         params = {name: f"<{name}>" for name in entry.placeholders()}
         made = finding(entry_id, "seen", **params)
@@ -51,9 +53,18 @@ def test_the_seed_findings_exist() -> None:
 def test_fix_module_cannot_reach_a_gateway() -> None:
     """--fix never approves: its module imports nothing that talks to a gateway or a container."""
     tree = ast.parse(Path(fix.__file__).read_text())
-    imported = {
-        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-    } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert not [m for m in imported if m.startswith(("sidecar.gateway", "sidecar.sources", "websockets", "docker"))]
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    assert not [
+        m for m in imported if m.startswith(("sidecar.gateway", "sidecar.sources", "websockets", "docker"))
+    ]
     called = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert not called & {"approve", "reject", "remove", "call", "list_pairing", "connect"}
+
+
+def test_every_finding_has_a_test() -> None:
+    """Each finding id is asserted somewhere in the doctor tests (integration tests build it for real)."""
+    texts = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_doctor*.py"))
+    untested = [entry_id for entry_id in CATALOGUE if f'"{entry_id}"' not in texts]
+    assert untested == []

@@ -1,4 +1,4 @@
-"""Config and script hazards: the retired/non-existent settings and the approve commands that approve nothing."""
+"""Config and script hazards: retired/non-existent settings and approve commands that approve nothing."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ APPROVE: list[tuple[str, str | None]] = [
     ('command: ["devices", "approve", "--latest"]', "latest"),
     ("openclaw devices approve --all", "all"),
     ("node dist/index.js devices approve --all --json", "all"),
-    ("openclaw devices approve \"$REQUEST_ID\"", None),
+    ('openclaw devices approve "$REQUEST_ID"', None),
     ("openclaw devices approve 5eeae6df-2d2b-4753-9d49-3277c055f75b --json", None),
     ("openclaw devices approve --token t $(jq -r '.pending[0].requestId' list.json)", None),
     ("openclaw devices approve ${id} && openclaw devices list", None),
@@ -42,7 +42,7 @@ def test_scan_text_finds_every_hazard_with_line_numbers() -> None:
             "openclaw devices approve \\",
             "  --latest",
             "openclaw devices approve --all",
-            "openclaw devices approve \"$ID\"",
+            'openclaw devices approve "$ID"',
         ]
     )
     assert scan_text(text) == {
@@ -68,7 +68,10 @@ def test_json5_config_hazards() -> None:
 
 
 def test_compose_mount_at_app_openclaw() -> None:
-    compose = "services:\n  agent:\n    volumes:\n      - ./device:/app/.openclaw/device\n      - data:/home/node/.openclaw\n"
+    compose = (
+        "services:\n  agent:\n    volumes:\n"
+        "      - ./device:/app/.openclaw/device\n      - data:/home/node/.openclaw\n"
+    )
     assert scan_text(compose) == {"compose.app-openclaw-device-mount": [4]}
 
 
@@ -79,7 +82,10 @@ def test_check_scans_workdir_and_state_config(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("never run openclaw devices approve --all\n")  # prose is not scanned
     opts = DoctorOptions(env={}, state_dir=tmp_path / "state", workdir=tmp_path)
     outcome = check(opts)
-    assert sorted(f.id for f in outcome.findings) == ["config.inherit-parent-device-key", "script.approve-latest"]
+    assert sorted(f.id for f in outcome.findings) == [
+        "config.inherit-parent-device-key",
+        "script.approve-latest",
+    ]
     latest = next(f for f in outcome.findings if f.id == "script.approve-latest")
     assert f"{tmp_path / 'approve.sh'}:1" in latest.fix
 

@@ -12,14 +12,29 @@ OTHER = DeviceIdentity.from_seed(bytes(range(1, 33)))
 
 
 def _pending(request_id: str, ident: DeviceIdentity, ts: int, scopes: list[str]) -> dict[str, object]:
-    return {"requestId": request_id, "deviceId": ident.device_id, "publicKey": ident.public_key_b64url,
-            "role": "operator", "roles": ["operator"], "scopes": scopes, "ts": ts, "remoteIp": "10.213.0.2"}
+    return {
+        "requestId": request_id,
+        "deviceId": ident.device_id,
+        "publicKey": ident.public_key_b64url,
+        "role": "operator",
+        "roles": ["operator"],
+        "scopes": scopes,
+        "ts": ts,
+        "remoteIp": "10.213.0.2",
+    }
 
 
 def _paired(ident: DeviceIdentity) -> dict[str, object]:
-    return {"deviceId": ident.device_id, "publicKey": ident.public_key_b64url, "roles": ["operator"],
-            "scopes": ["operator.read"], "createdAtMs": NOW - 10_000, "approvedAtMs": NOW - 10_000,
-            "approvedVia": "owner", "tokens": [{"role": "operator", "scopes": ["operator.read"]}]}
+    return {
+        "deviceId": ident.device_id,
+        "publicKey": ident.public_key_b64url,
+        "roles": ["operator"],
+        "scopes": ["operator.read"],
+        "createdAtMs": NOW - 10_000,
+        "approvedAtMs": NOW - 10_000,
+        "approvedVia": "owner",
+        "tokens": [{"role": "operator", "scopes": ["operator.read"]}],
+    }
 
 
 def _ids(listing: PairingList, device: str | None, request: str | None) -> list[str]:
@@ -27,7 +42,9 @@ def _ids(listing: PairingList, device: str | None, request: str | None) -> list[
 
 
 def test_pending_with_age_and_expiry() -> None:
-    listing = PairingList.from_json({"pending": [_pending("r1", DEV, NOW - 60_000, ["operator.read"])], "paired": []})
+    listing = PairingList.from_json(
+        {"pending": [_pending("r1", DEV, NOW - 60_000, ["operator.read"])], "paired": []}
+    )
     (found,) = analyze(listing, DEV.device_id, None, NOW)[0]
     assert found.id == "pairing.pending"
     assert "60 s old" in found.seen
@@ -36,7 +53,9 @@ def test_pending_with_age_and_expiry() -> None:
 
 
 def test_superseded_names_the_current_request() -> None:
-    listing = PairingList.from_json({"pending": [_pending("r2", DEV, NOW - 5_000, ["operator.write"])], "paired": []})
+    listing = PairingList.from_json(
+        {"pending": [_pending("r2", DEV, NOW - 5_000, ["operator.write"])], "paired": []}
+    )
     findings, _ = analyze(listing, None, None, NOW)
     assert findings == []
     ids = _ids(listing, DEV.device_id, "r1")
@@ -52,5 +71,5 @@ def test_gone_paired_unknown() -> None:
     assert _ids(empty, DEV.device_id, None) == ["pairing.unknown-device"]
     paired = PairingList.from_json({"pending": [_pending("r9", OTHER, NOW, [])], "paired": [_paired(DEV)]})
     assert _ids(paired, DEV.device_id, "r1") == ["pairing.paired"]
-    findings, summary = analyze(paired, DEV.device_id, None, NOW)
+    _, summary = analyze(paired, DEV.device_id, None, NOW)
     assert "roles operator, scopes operator.read (approved via owner)" in summary

@@ -152,12 +152,44 @@ ROWS = [
     ),
     Row("dev: no remoteIp", DEV, Action.IGNORE, "dev-network", "has none", req=request(remote_ip=None)),
     Row(
-        "dev: address outside the project",
+        "dev: unlabelled container of no project on a project network",
+        DEV,
+        Action.APPROVE,
+        "all-passed",
+        "all 8 checks passed for container anon",
+        workloads=(workload("anon", None, labels={}, project=None),),
+    ),
+    Row(
+        "dev: the network decides, not the compose project label",
+        DEV,
+        Action.APPROVE,
+        "all-passed",
+        "checks passed for container anon",
+        workloads=(workload("anon", None, labels={}, project="elsewhere"),),
+    ),
+    Row(
+        "dev: address on a network outside the project",
         DEV,
         Action.IGNORE,
         "dev-network",
-        "is not the address of a running container of demo",
-        workloads=(workload("anon", None, project="elsewhere"),),
+        "is not the address of a running container on a network of demo",
+        workloads=(workload("anon", None, labels={}, project_networks=frozenset()),),
+    ),
+    Row(
+        "dev: a labelled project container, but its address is on another network",
+        DEV,
+        Action.IGNORE,
+        "dev-network",
+        "is not the address of a running container on a network of demo",
+        workloads=(
+            workload(
+                "anon",
+                None,
+                ip="",
+                ips={"demo_default": "172.18.0.9", "other_net": "172.18.0.5"},
+                project_networks=frozenset({"demo_default"}),
+            ),
+        ),
     ),
     Row(
         "dev: stopped container",
@@ -174,6 +206,15 @@ ROWS = [
         "dev-network",
         "gateway address",
         req=request(remote_ip="172.18.0.1"),
+    ),
+    Row(
+        "dev: a project network's gateway, even when a container claims that address",
+        DEV,
+        Action.IGNORE,
+        "dev-network",
+        "is the gateway address of network demo_default",
+        req=request(remote_ip="172.18.0.1"),
+        workloads=(workload("anon", None, "172.18.0.1", labels={}),),
     ),
     Row(
         "dev: node role still needs config",
@@ -225,3 +266,20 @@ def test_dev_window_counts_from_history_start() -> None:
     """A History without a start (0) means the time box is long over: fail closed."""
     d = decide(request(), (ANON,), {}, DEV, History(), NOW)
     assert (d.action, d.check) == (Action.IGNORE, "dev-window")
+
+
+def test_dev_network_names_the_project_network_not_the_label() -> None:
+    both = workload(
+        "anon",
+        None,
+        ip="",
+        labels={},
+        project=None,
+        ips={"elsewhere": "10.9.0.7", "demo_default": "172.18.0.5"},
+        project_networks=frozenset({"demo_default"}),
+    )
+    d = decide(request(C), (both,), {}, DEV, START, NOW)
+    assert d.action is Action.APPROVE
+    assert any("on project network demo_default" in c["reason"] for c in d.evidence["checksPassed"])
+    d = decide(request(C, remote_ip="10.9.0.7"), (both,), {}, DEV, START, NOW)
+    assert (d.action, d.check) == (Action.IGNORE, "dev-network")

@@ -135,35 +135,53 @@ def _sidecar_scope(attrs: Mapping[str, Any]) -> str | None:
         return None
 
 
-def sidecar_findings(api: Any, agent: Mapping[str, Any]) -> tuple[list[Finding], str]:
+def _running_sidecars(api: Any, only: str | None) -> list[Mapping[str, Any]]:
+    """Running containers whose command is ``openclaw-sidecar run`` (only the one named ``only``, if set)."""
     running: Sequence[Mapping[str, Any]] = api.containers(filters={"status": "running"})
-    sidecars = [
-        api.inspect_container(c["Id"]) for c in running if SIDECAR_COMMAND_RE.search(c.get("Command", ""))
-    ]
+    found = []
+    for summary in running:
+        names = {str(n).lstrip("/") for n in summary.get("Names") or ()}
+        if only is not None and only not in names and not str(summary.get("Id", "")).startswith(only):
+            continue
+        if SIDECAR_COMMAND_RE.search(summary.get("Command", "")):
+            found.append(api.inspect_container(summary["Id"]))
+    return found
+
+
+def sidecar_findings(
+    api: Any, agent: Mapping[str, Any], only: str | None = None
+) -> tuple[list[Finding], str]:
+    """The sidecar that would approve ``agent``: one watching its project first, then trusted, healthy."""
+    sidecars = _running_sidecars(api, only)
     if not sidecars:
-        return [finding("docker.no-sidecar", "no running container's command is `openclaw-sidecar run`")], ""
+        where = (
+            f"container {only} is not running `openclaw-sidecar run`"
+            if only
+            else ("no running container's command is `openclaw-sidecar run`")
+        )
+        return [finding("docker.no-sidecar", where)], ""
     project = ((agent.get("Config") or {}).get("Labels") or {}).get("com.docker.compose.project")
 
     def rank(attrs: Mapping[str, Any]) -> tuple[bool, bool, bool]:
         scope = _sidecar_scope(attrs)
         health = ((attrs.get("State") or {}).get("Health") or {}).get("Status")
-        return is_trusted(container_env(attrs)), health != "unhealthy", scope in (None, project)
+        return scope in (None, project), is_trusted(container_env(attrs)), health != "unhealthy"
 
     best = max(sidecars, key=rank)
     name = str(best.get("Name", "")).lstrip("/")
-    trusted, healthy, same_project = rank(best)
+    same_project, trusted, healthy = rank(best)
     health = ((best.get("State") or {}).get("Health") or {}).get("Status") or "no healthcheck"
     found: list[Finding] = []
+    if not same_project:
+        scope = _sidecar_scope(best)
+        seen = f"sidecar {name} watches project {scope!r}; this container is in {project!r}"
+        found.append(finding("docker.sidecar-other-project", seen, project=scope))
     if not healthy:
         found.append(finding("docker.sidecar-unhealthy", f"sidecar {name} is {health}", container=name))
     if not trusted:
         value = container_env(best).get("OPENCLAW_TRUSTED_ENV")
         seen = f"sidecar {name}: OPENCLAW_TRUSTED_ENV=" + (repr(value) if value is not None else "(unset)")
         found.append(finding("docker.sidecar-untrusted", seen, container=name))
-    if not same_project:
-        scope = _sidecar_scope(best)
-        seen = f"sidecar {name} watches project {scope!r}; this container is in {project!r}"
-        found.append(finding("docker.sidecar-other-project", seen, project=scope))
     return found, f"sidecar {name} running ({health}, trusted={trusted})"
 
 
@@ -183,7 +201,7 @@ def check(opts: DoctorOptions) -> Outcome:
     labelled, opted_in = label_findings(api, attrs)
     found += labelled
     if opted_in:
-        more, sidecar = sidecar_findings(api, attrs)
+        more, sidecar = sidecar_findings(api, attrs, opts.sidecar)
         found += more
         summary = "; ".join(s for s in (summary, sidecar) if s)
     path, _ = identity_location(env)

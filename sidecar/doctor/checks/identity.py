@@ -15,6 +15,7 @@ judges exactly what the agent will load, and never writes. The checks, in the or
 from __future__ import annotations
 
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,8 +50,7 @@ def entrypoint_argv(opts: DoctorOptions, action: str = "--init-only") -> list[st
 
 def entrypoint_config(opts: DoctorOptions) -> EntrypointConfig:
     """The entrypoint's own validated config for ``opts``; ConfigError exactly when it would refuse."""
-    env = {k: v for k, v in opts.env.items() if k != "OPENCLAW_DEVICE_ID" or not opts.inherit}
-    return parse(entrypoint_argv(opts), env)
+    return parse(entrypoint_argv(opts), opts.env)
 
 
 @dataclass
@@ -62,16 +62,13 @@ class _Seen:
     def add(self, finding_id: str, seen: str, **params: object) -> None:
         self.findings.append(finding(finding_id, seen, **params))
 
-    def read(self, what: str, reader: object) -> DeviceIdentity | None:
+    def read(self, what: str, reader: Callable[[], DeviceIdentity | None]) -> DeviceIdentity | None:
         """Call ``reader()``; a damaged identity becomes identity.corrupt (its message says the recovery)."""
-        assert callable(reader)
         try:
-            result = reader()
+            return reader()
         except IdentityCorrupt as exc:
             self.add("identity.corrupt", f"{what}: {exc}", recovery=_recovery(str(exc)))
             return None
-        assert result is None or isinstance(result, DeviceIdentity)
-        return result
 
 
 def _recovery(message: str) -> str:

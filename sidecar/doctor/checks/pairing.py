@@ -37,6 +37,7 @@ from sidecar.errors import (
 
 if TYPE_CHECKING:
     from sidecar.gateway.models import PairingList, PendingRequest
+    from sidecar.identity.keys import DeviceIdentity
 
 PENDING_TTL_MS = 300_000
 LISTER_IDENTITY_FILE = "identity.json"  # the sidecar's own identity (sidecar/cli/pairing.py IDENTITY_FILE)
@@ -112,7 +113,7 @@ def analyze(
     return findings, summary
 
 
-def _lister_identity(opts: DoctorOptions) -> object | None:
+def _lister_identity(opts: DoctorOptions) -> DeviceIdentity | None:
     if opts.pairing_state_dir is None:
         return None
     from sidecar.identity.store import read_identity_file
@@ -123,12 +124,10 @@ def _lister_identity(opts: DoctorOptions) -> object | None:
         return None
 
 
-async def _list_once(opts: DoctorOptions, identity: object | None) -> PairingList:
+async def _list_once(opts: DoctorOptions, identity: DeviceIdentity | None) -> PairingList:
     from sidecar.gateway.client import GatewayClient
-    from sidecar.identity.keys import DeviceIdentity
 
     assert opts.gateway_url is not None
-    assert identity is None or isinstance(identity, DeviceIdentity)
     client = GatewayClient(
         opts.gateway_url,
         token=opts.token,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sidecar.identity.keys import PublicIdentity
@@ -36,6 +36,23 @@ def ipam_gateways(network: Mapping[str, Any]) -> list[str]:
     return [str(c["Gateway"]) for c in configs if isinstance(c, Mapping) and c.get("Gateway")]
 
 
+def project_network_ids(networks: Iterable[Any], project: str) -> dict[str, str]:
+    """``{id: name}`` of the networks (``docker network ls`` entries) labelled as this compose project's."""
+    out: dict[str, str] = {}
+    for network in networks:
+        if not isinstance(network, Mapping) or not network.get("Id"):
+            continue
+        if (network.get("Labels") or {}).get(COMPOSE_PROJECT_LABEL) == project:
+            out[str(network["Id"])] = str(network.get("Name") or network["Id"])
+    return out
+
+
+def attached_to(summary: Mapping[str, Any], network_ids: Collection[str]) -> list[str]:
+    """Names of the container's networks whose id is one of ``network_ids``."""
+    _, _, ids = network_addresses(summary)
+    return sorted(name for name, net_id in ids.items() if net_id in network_ids)
+
+
 def merge_gateways(endpoint: Mapping[str, str], ipam: Mapping[str, Sequence[str]]) -> dict[str, str]:
     """One entry per network, plus ``"<network>#ipam<n>"`` for IPAM gateways that differ from it.
 
@@ -59,6 +76,7 @@ def workload_from_summary(
     ipam: Mapping[str, Sequence[str]] | None = None,
     identity: PublicIdentity | None = None,
     identity_error: str | None = None,
+    project_network_ids: Collection[str] = (),
 ) -> Workload:
     labels = {str(k): str(v) for k, v in (summary.get("Labels") or {}).items()}
     names = summary.get("Names") or []
@@ -77,4 +95,5 @@ def workload_from_summary(
         image_id=str(summary.get("ImageID") or ""),
         identity=identity,
         identity_error=identity_error,
+        project_networks=frozenset(attached_to(summary, project_network_ids)),
     )

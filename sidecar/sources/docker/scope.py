@@ -3,6 +3,10 @@
 Only containers carrying the opt-in label (``openclaw.pairing.auto-approve=true``) are workloads, and by
 default only those in the sidecar's own compose project. When the sidecar cannot find its own project, it
 refuses to guess: an explicit project or an explicit "all projects" is required (:func:`resolve_scope`).
+
+Mode ``dev-approve-all`` adds every running container on the project's *networks*, labelled or not
+(``DockerSourceOptions.dev_approve_all``). It needs one project: "all projects" is refused for it, because
+then "the project's networks" would be every network on the engine.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sidecar.errors import ConfigError
-from sidecar.settings import Settings
+from sidecar.settings import Mode, Settings
 from sidecar.sources.docker.archive import IdentityUnavailable, validate_identity_path
 from sidecar.sources.docker.inspect import COMPOSE_PROJECT_LABEL
 
@@ -22,9 +26,10 @@ OPT_IN_VALUE = "true"
 IDENTITY_PATH_LABEL = "openclaw.pairing.identity-path"
 DEFAULT_IDENTITY_PATH = "/home/node/.openclaw/identity/device.pub.json"
 
-# The setting (sidecar/settings.py) that scopes the source; shown in errors.
+# The settings (sidecar/settings) that scope the source; shown in errors.
 PROJECT_SETTING = "OPENCLAW_PAIRING_PROJECT"
 PROJECT_YAML_KEY = "project"
+MODE_SETTING = "OPENCLAW_PAIRING_MODE"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class DockerSourceOptions:
     default_identity_path: str = DEFAULT_IDENTITY_PATH
     project: str | None = None  # explicit compose project; wins over the detected one
     all_projects: bool = False  # explicit "every project on this engine" (project setting '*')
+    # mode dev-approve-all: also report every running container on the project's networks (any labels)
+    dev_approve_all: bool = False
     list_max_age_s: float = 30.0  # re-list containers at least this often even while events flow
     identity_max_age_s: float = 300.0  # re-read a cached identity at least this often
     ping_interval_s: float = 10.0  # watchdog: how often watch() checks the engine still answers
@@ -48,6 +55,13 @@ class DockerSourceOptions:
             raise ConfigError(
                 f"Docker source: project {self.project!r} and 'all projects' contradict each other; "
                 f"set {PROJECT_SETTING} to one project name or to '*'"
+            )
+        if self.dev_approve_all and self.all_projects:
+            raise ConfigError(
+                f"{MODE_SETTING}=dev-approve-all (YAML key mode) cannot be combined with "
+                f"{PROJECT_SETTING}='*' (YAML key {PROJECT_YAML_KEY}): dev-approve-all approves anything on "
+                "the project's networks, and '*' would make that every network on this Docker engine. Set "
+                f"{PROJECT_SETTING} to auto (the sidecar's own compose project) or to one project name"
             )
         for name in (self.opt_in_label, self.identity_path_label):
             if not name or "=" in name or any(c.isspace() for c in name):
@@ -79,6 +93,7 @@ class DockerSourceOptions:
             default_identity_path=settings.default_identity_path,
             project=None if policy.project_auto else policy.project,
             all_projects=not policy.project_auto and policy.project is None,
+            dev_approve_all=policy.mode is Mode.DEV_APPROVE_ALL,
             list_max_age_s=settings.reconcile_interval_s,
             **overrides,
         )
@@ -224,6 +239,12 @@ def resolve_scope(options: DockerSourceOptions, own: Mapping[str, Any] | None) -
         where = (
             "the sidecar cannot identify its own container on this Docker engine (checked "
             "/proc/self/cgroup, /proc/self/mountinfo and HOSTNAME)"
+        )
+    if options.dev_approve_all:
+        raise ConfigError(
+            f"cannot tell which compose project's networks to watch: {where}. {MODE_SETTING}=dev-approve-all "
+            f"needs one project: set {PROJECT_SETTING}=<project> (YAML key {PROJECT_YAML_KEY}); '*' is "
+            "refused in this mode"
         )
     raise ConfigError(
         f"cannot tell which compose project to watch: {where}. Set {PROJECT_SETTING}=<project> "

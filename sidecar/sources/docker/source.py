@@ -4,12 +4,12 @@
   it every :meth:`DockerSource.snapshot` re-reads. Negative identity results are never cached, because an
   agent may publish its identity a moment after its container starts.
 - **The event loop never blocks.** Every SDK call runs in a worker thread; the blocking event streams run
-  in their own daemon threads and are bridged into asyncio with ``loop.call_soon_threadsafe`` through a
-  bounded queue (an overflow forces a full refresh instead of growing memory).
-
-Measured on docker SDK 7.x / Engine 20.10 (see docs/sidecar.md): a ``label`` filter on network events
-filters by the *network's* labels, so network connect/disconnect events are taken unfiltered and matched
-against the known container ids here.
+  in their own daemon threads (:mod:`.events`) and are bridged into asyncio through a bounded queue (an
+  overflow forces a full refresh instead of growing memory).
+- **dev-approve-all** (``DockerSourceOptions.dev_approve_all``): besides the labelled containers, every
+  running container attached to one of the project's networks (the networks labelled
+  ``com.docker.compose.project=<project>``), with ``Workload.project_networks`` naming those networks.
+  Their files are never read: only labelled containers publish an identity to the sidecar.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from sidecar.errors import SourceError
+from sidecar.errors import ConfigError, SourceError
 from sidecar.identity.keys import PublicIdentity
+from sidecar.sources.docker.api import ApiRefused, DockerAPI, EventStream, NotFound, sort_error
 from sidecar.sources.docker.archive import (
     IdentityUnavailable,
     check_archive_stat,
@@ -34,8 +35,22 @@ from sidecar.sources.docker.archive import (
     parse_identity_archive,
     read_bounded,
 )
-from sidecar.sources.docker.inspect import ipam_gateways, network_addresses, workload_from_summary
+from sidecar.sources.docker.events import (
+    DockerEvent,
+    event_filters,
+    parse_event,
+    pump,
+    wait_streams_open,
+)
+from sidecar.sources.docker.inspect import (
+    attached_to,
+    ipam_gateways,
+    network_addresses,
+    project_network_ids,
+    workload_from_summary,
+)
 from sidecar.sources.docker.scope import (
+    PROJECT_SETTING,
     DockerSourceOptions,
     ProjectScope,
     find_own_container,
@@ -49,52 +64,10 @@ from sidecar.sources.workloads import ChangeCallback, Workload
 log = logging.getLogger("sidecar.sources.docker")
 
 _ARCHIVE_CHUNK = 16 * 1024
-
-CONTAINER_ACTIONS = ("start", "restart", "die", "destroy", "rename")
-NETWORK_ACTIONS = ("connect", "disconnect")
-
-
-# --- the Docker API surface this package uses (docker.APIClient; fakes in unit tests) ----------------
-
-
-class DockerAPI(Protocol):
-    def containers(self, *, all: bool = ..., filters: dict[str, Any] | None = ...) -> Any: ...
-    def inspect_container(self, container: str) -> Any: ...
-    def inspect_network(self, net_id: str) -> Any: ...
-    def get_archive(self, container: str, path: str, chunk_size: int | None = ...) -> Any: ...
-    def events(self, *, filters: dict[str, Any] | None = ..., decode: Literal[True] = ...) -> Any: ...
-    def ping(self) -> Any: ...
-
-
-class EventStream(Protocol):
-    def __iter__(self) -> Iterator[Any]: ...
-    def close(self) -> None: ...
-
-
-def connect(base_url: str | None = None, timeout: float = 10.0) -> DockerAPI:
-    """A low-level client from DOCKER_HOST (or ``base_url``); errors name what to fix."""
-    import docker  # lazy: keeps `openclaw-sidecar --help` fast
-
-    try:
-        if base_url:
-            return docker.APIClient(base_url=base_url, timeout=int(timeout), version="auto")
-        return docker.from_env(timeout=int(timeout)).api
-    except docker.errors.DockerException as exc:
-        where = base_url or os.environ.get("DOCKER_HOST") or "default socket"
-        raise SourceError(
-            f"cannot connect to the Docker engine ({where}): {exc}. "
-            "Mount /var/run/docker.sock (read-only is enough) or a socket proxy and set DOCKER_HOST"
-        ) from None
-
-
-def _is_not_found(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "response", None), "status_code", None) == 404
-
-
-def _is_api_error(exc: BaseException) -> bool:
-    """An HTTP answer from the engine (the engine is there, the request failed) vs a lost connection."""
-    response = getattr(exc, "response", None)
-    return response is not None and getattr(response, "status_code", None) is not None
+_NOT_OPTED_IN = (
+    "not read: the container is not opted in; it is listed only because mode dev-approve-all counts "
+    "every container on the project's networks"
+)
 
 
 def _read_text(path: str) -> str:
@@ -121,7 +94,12 @@ class _Cache:
     listed_at: float = 0.0
     identities: dict[str, _IdentityEntry] = field(default_factory=dict)
     ipam: dict[str, list[str]] = field(default_factory=dict)
-    known_ids: frozenset[str] = frozenset()  # ids of the last listing (kept across invalidations)
+    # What the last listing saw (kept across invalidations): events are matched against it.
+    known_ids: frozenset[str] = frozenset()  # containers listed (any state)
+    network_ids: frozenset[str] = frozenset()  # dev-approve-all: every network on the engine
+    project_network_ids: frozenset[str] = frozenset()  # dev-approve-all: the project's networks
+    # dev-approve-all: seen connecting to a project (or not yet listed) network; until it leaves or goes
+    attached_ids: set[str] = field(default_factory=set)
     # Bumped by every invalidation: a refresh that started before an event must not store what it read.
     generation: int = 0
 
@@ -149,6 +127,7 @@ class DockerSource:
         self._refresh_lock: asyncio.Lock | None = None
         self._connected = False
         self._watching = False
+        self._logged_networks: dict[str, str] | None = None
 
     # --- public -------------------------------------------------------------------------------
 
@@ -185,7 +164,7 @@ class DockerSource:
 
     async def watch(self, stop: Callable[[], bool], on_change: ChangeCallback) -> None:
         """Follow container and network events until ``stop()``; SourceError when the engine is lost."""
-        await self.resolve_scope()
+        scope = await self.resolve_scope()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=self._options.event_queue_size)
         overflow = threading.Event()
@@ -200,18 +179,22 @@ class DockerSource:
 
         threads = [
             threading.Thread(
-                target=self._pump,
-                args=(kind, filters, streams, closing, loop, post),
+                target=pump,
+                args=(self._api, kind, filters, streams, closing, loop, post),
                 name=f"docker-events-{kind}",
                 daemon=True,
             )
-            for kind, filters in self._event_filters().items()
+            for kind, filters in event_filters(self._options, scope).items()
         ]
         self.invalidate()
         try:
             for thread in threads:
                 thread.start()
-            await self._wait_streams_open(streams, len(threads), queue)
+            try:
+                await wait_streams_open(queue, len(threads), self._options.ping_timeout_s, self._clock)
+            except SourceError:
+                self._connected = False
+                raise
             self._watching = True
             self._connected = True
             self.invalidate()  # anything cached before the stream was live may have missed events
@@ -271,7 +254,7 @@ class DockerSource:
     def _inspect_or_none(self, container: str) -> Mapping[str, Any] | None:
         try:
             attrs = self._call(self._api.inspect_container, container)
-        except _NotFound:
+        except NotFound:
             return None
         return attrs if isinstance(attrs, Mapping) else None
 
@@ -285,29 +268,35 @@ class DockerSource:
                 return None
             if self._clock() - self._cache.listed_at > self._options.list_max_age_s:
                 return None
-            if any(w.running and w.identity is None for w in cached):
+            if any(w.running and w.identity is None and self._selected(w.labels) for w in cached):
                 return None  # negative results are never cached
             return cached
+
+    def _selected(self, labels: Mapping[str, str]) -> bool:
+        """Labelled and in scope: a container whose published identity the source reads."""
+        scope = self._scope
+        return scope is not None and is_selected(labels, self._options, scope)
 
     def _refresh_blocking(self) -> tuple[Workload, ...]:
         scope = self._scope_blocking()
         with self._cache_lock:
             generation = self._cache.generation
         summaries = self._call(self._api.containers, all=True, filters=list_filters(self._options, scope))
-        workloads: list[Workload] = []
-        for summary in summaries or []:
-            labels = summary.get("Labels") or {}
-            if not is_selected(labels, self._options, scope):
-                continue
-            _, _, network_ids = network_addresses(summary)
-            ipam = {name: self._ipam_for(net_id) for name, net_id in network_ids.items()}
-            identity, error = self._identity_for(summary, generation)
-            workloads.append(
-                workload_from_summary(summary, ipam=ipam, identity=identity, identity_error=error)
-            )
+        selected = [s for s in summaries or [] if is_selected(s.get("Labels") or {}, self._options, scope)]
+        project_nets: dict[str, str] = {}
+        all_nets: frozenset[str] | None = None
+        others: list[Mapping[str, Any]] = []
+        if self._options.dev_approve_all:
+            project_nets, all_nets = self._project_networks(scope)
+            others = self._on_networks(project_nets, {str(s["Id"]) for s in selected})
+        workloads = [self._workload(s, project_nets, generation) for s in selected]
+        workloads += [self._workload(s, project_nets, None) for s in others if s.get("State") == "running"]
         result = tuple(sorted(workloads, key=lambda w: (w.name, w.id)))
         with self._cache_lock:
-            self._cache.known_ids = frozenset(w.id for w in result)
+            self._cache.known_ids = frozenset(str(s["Id"]) for s in (*selected, *others))
+            if all_nets is not None:
+                self._cache.network_ids = all_nets
+                self._cache.project_network_ids = frozenset(project_nets)
             if self._cache.generation == generation:  # no event arrived meanwhile: safe to reuse
                 self._cache.workloads = result
                 self._cache.listed_at = self._clock()
@@ -315,13 +304,59 @@ class DockerSource:
                 del self._cache.identities[stale]
         return result
 
+    def _workload(
+        self, summary: Mapping[str, Any], project_nets: Mapping[str, str], generation: int | None
+    ) -> Workload:
+        """``generation`` None: not opted in (dev-approve-all only), its identity is not read."""
+        _, _, network_ids = network_addresses(summary)
+        ipam = {name: self._ipam_for(net_id) for name, net_id in network_ids.items()}
+        identity: PublicIdentity | None = None
+        error: str | None = _NOT_OPTED_IN
+        if generation is not None:
+            identity, error = self._identity_for(summary, generation)
+        return workload_from_summary(
+            summary, ipam=ipam, identity=identity, identity_error=error, project_network_ids=project_nets
+        )
+
+    def _project_networks(self, scope: ProjectScope) -> tuple[dict[str, str], frozenset[str]]:
+        """dev-approve-all: the project's networks (id → name), and the ids of every network listed."""
+        if scope.project is None:  # DockerSourceOptions refuses this; never widen to every network
+            raise ConfigError(f"mode dev-approve-all needs one compose project; set {PROJECT_SETTING}")
+        networks = list(self._call(self._api.networks) or [])
+        found = project_network_ids(networks, scope.project)
+        if found != self._logged_networks:
+            self._logged_networks = found
+            if found:
+                log.info(
+                    "dev-approve-all: every container on network(s) %s of project %r counts",
+                    ", ".join(sorted(found.values())),
+                    scope.project,
+                )
+            else:
+                log.warning(
+                    "dev-approve-all: no network is labelled com.docker.compose.project=%s; "
+                    "nothing can be approved until one is",
+                    scope.project,
+                )
+        every = frozenset(str(n["Id"]) for n in networks if isinstance(n, Mapping) and n.get("Id"))
+        return found, every
+
+    def _on_networks(self, network_ids: Mapping[str, str], skip: set[str]) -> list[Mapping[str, Any]]:
+        """Containers (any state) attached to one of these networks, other than ``skip``."""
+        if not network_ids:
+            return []
+        summaries = self._call(self._api.containers, all=True, filters={"network": sorted(network_ids)})
+        return [  # the engine filters by network; check it here too
+            s for s in summaries or [] if str(s["Id"]) not in skip and attached_to(s, network_ids)
+        ]
+
     def _ipam_for(self, network_id: str) -> list[str]:
         with self._cache_lock:
             if network_id in self._cache.ipam:
                 return self._cache.ipam[network_id]
         try:
             network = self._call(self._api.inspect_network, network_id)
-        except _NotFound:
+        except NotFound:
             return []  # removed between list and inspect; the endpoint's own gateway still counts
         gateways = ipam_gateways(network) if isinstance(network, Mapping) else []
         with self._cache_lock:  # a network's IPAM cannot change while it exists: cache by id
@@ -364,12 +399,12 @@ class DockerSource:
     def _read_identity(self, container_id: str, path: str) -> PublicIdentity:
         try:
             chunks, stat = self._call(self._api.get_archive, container_id, path, chunk_size=_ARCHIVE_CHUNK)
-        except _NotFound:
+        except NotFound:
             raise IdentityUnavailable(
                 f"{path} does not exist in the container: publish the identity there (openclaw-entrypoint "
                 f"does) or point label {self._options.identity_path_label} at it"
             ) from None
-        except _ApiRefused as exc:
+        except ApiRefused as exc:
             raise IdentityUnavailable(f"{path}: the engine refused the read ({exc})") from None
         try:
             check_archive_stat(stat, path)
@@ -381,91 +416,36 @@ class DockerSource:
 
     # --- events -------------------------------------------------------------------------------
 
-    def _event_filters(self) -> dict[str, dict[str, Any]]:
-        scope = self._scope
-        assert scope is not None
-        return {
-            "container": {
-                "type": ["container"],
-                "event": list(CONTAINER_ACTIONS),
-                "label": list_filters(self._options, scope)["label"],
-            },
-            # A label filter here would match the *network's* labels: take all connects and filter below.
-            "network": {"type": ["network"], "event": list(NETWORK_ACTIONS)},
-        }
-
-    def _pump(
-        self,
-        kind: str,
-        filters: dict[str, Any],
-        streams: list[EventStream],
-        closing: threading.Event,
-        loop: asyncio.AbstractEventLoop,
-        post: Callable[[tuple[str, Any]], None],
-    ) -> None:
-        """Thread body: read one blocking event stream and hand each event to the loop."""
-
-        def send(item: tuple[str, Any]) -> bool:
-            try:
-                loop.call_soon_threadsafe(post, item)
-            except RuntimeError:  # loop closed: nobody is listening any more
-                return False
-            return True
-
-        try:
-            stream: EventStream = self._api.events(filters=filters, decode=True)
-            streams.append(stream)
-            if closing.is_set():
-                stream.close()
-                return
-            send(("open", kind))
-            for event in stream:
-                if closing.is_set() or not send(("event", event)):
-                    return
-            if not closing.is_set():
-                send(("end", f"the {kind} event stream ended (engine restarted or connection closed)"))
-        except Exception as exc:  # any failure of the stream ends the watch; the caller reconnects
-            if not closing.is_set():
-                send(("error", f"{kind} events: {type(exc).__name__}: {exc}"))
-
-    async def _wait_streams_open(
-        self, streams: list[EventStream], expected: int, queue: asyncio.Queue[tuple[str, Any]]
-    ) -> None:
-        opened = 0
-        deadline = self._clock() + self._options.ping_timeout_s
-        while opened < expected:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                self._connected = False
-                raise SourceError("the Docker engine did not open an event stream in time; will retry")
-            try:
-                kind, payload = await asyncio.wait_for(queue.get(), timeout=remaining)
-            except TimeoutError:
-                continue
-            if kind == "open":
-                opened += 1
-            elif kind in ("error", "end"):
-                self._connected = False
-                raise SourceError(f"cannot follow Docker events: {payload}")
-
-    def _apply_event(self, event: Any) -> str | None:
+    def _apply_event(self, raw: Any) -> str | None:
         """Invalidate what an event changed; return the on_change reason, or None if it is not ours."""
-        if not isinstance(event, Mapping):
+        event = parse_event(raw)
+        if event is None or not self._concerns_us(event):
             return None
-        etype, action = event.get("Type"), str(event.get("Action", ""))
-        attrs = ((event.get("Actor") or {}).get("Attributes")) or {}
-        if etype == "container" and action in CONTAINER_ACTIONS:
-            cid = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
-            self.invalidate(cid)
-            return f"docker:{action}:{attrs.get('name') or cid[:12]}"
-        if etype == "network" and action in NETWORK_ACTIONS:
-            cid = str(attrs.get("container", ""))
-            with self._cache_lock:
-                known = cid in self._cache.known_ids
-            if known:  # a labelled container not listed yet is re-listed anyway (its start invalidated)
-                self.invalidate()
-                return f"docker:network-{action}:{attrs.get('name', '?')}:{cid[:12]}"
-        return None
+        if event.type == "container":
+            self.invalidate(event.container_id)
+            return f"docker:{event.action}:{event.name}"
+        self.invalidate()  # a labelled container not listed yet is re-listed anyway (its start invalidated)
+        return f"docker:network-{event.action}:{event.attrs.get('name', '?')}:{event.container_id[:12]}"
+
+    def _concerns_us(self, event: DockerEvent) -> bool:
+        cid = event.container_id
+        with self._cache_lock:
+            cache = self._cache
+            if not self._options.dev_approve_all:  # container events: the engine filtered them by label
+                return event.type == "container" or cid in cache.known_ids
+            if event.type == "container":
+                ours = self._selected(event.attrs) or cid in cache.known_ids or cid in cache.attached_ids
+                if event.action == "destroy":
+                    cache.attached_ids.discard(cid)
+                return ours
+            network = event.network_id
+            if network in cache.project_network_ids or network not in cache.network_ids:
+                if event.action == "connect":  # its start event may follow: follow the container
+                    cache.attached_ids.add(cid)
+                else:  # still on another project network? then the re-list this causes knows it
+                    cache.attached_ids.discard(cid)
+                return True
+            return cid in cache.known_ids
 
     async def _ping(self) -> None:
         try:
@@ -485,33 +465,10 @@ class DockerSource:
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:
-            if _is_not_found(exc):
-                self._connected = True
-                raise _NotFound(str(exc)) from exc
-            if _is_api_error(exc):
-                self._connected = True
-                raise _ApiRefused(_api_message(exc)) from exc
-            self._connected = False
-            raise SourceError(
-                f"the Docker engine is unreachable ({type(exc).__name__}: {exc}). Check that the Docker "
-                "socket (or socket proxy) is mounted and DOCKER_HOST points at it"
-            ) from exc
+            error, self._connected = sort_error(exc)
+            raise error from exc
         self._connected = True
         return result
-
-
-class _NotFound(Exception):
-    """404 from the engine: the container, network or path does not exist (internal)."""
-
-
-class _ApiRefused(SourceError):
-    """The engine answered with an HTTP error other than 404."""
-
-
-def _api_message(exc: BaseException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    status = getattr(getattr(exc, "response", None), "status_code", "?")
-    return f"HTTP {status}: {explanation or exc}"
 
 
 async def _call(callback: ChangeCallback, reason: str) -> None:
