@@ -53,6 +53,10 @@ def _log(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--doctor"]:  # same checks as `openclaw-sidecar doctor`, with this container's env
+        from sidecar.cli.doctor import main as doctor_main
+
+        return doctor_main(list(argv[1:]))
     try:
         cfg = parse(argv, os.environ)
         if cfg.action == "show":

@@ -109,6 +109,7 @@ def _workload_facts(w: Workload) -> list[Any]:
         sorted(w.labels.items()),
         sorted(w.ips.items()),
         sorted(w.network_gateways.items()),
+        sorted(w.project_networks),
         w.running,
         w.service,
         w.project,

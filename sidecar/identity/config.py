@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--show", action="store_true", help="print the public identity as JSON (writes nothing)"
     )
-    mode.add_argument("--doctor", action="store_true", help="reserved: diagnostics (not available yet)")
+    mode.add_argument(
+        "--doctor",
+        action="store_true",
+        help="diagnose this container (first argument; see openclaw-sidecar doctor --help)",
+    )
     p.add_argument(
         "--regenerate", action="store_true", help="move a corrupt identity aside and create a new one"
     )
@@ -124,7 +128,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> EntrypointConfig:
     args = build_parser().parse_args(list(argv))
     command = tuple(args.command[1:] if args.command[:1] == ["--"] else args.command)
     if args.doctor:
-        raise ConfigError("--doctor is not available yet in this version of openclaw-entrypoint")
+        raise ConfigError("--doctor must be the first argument: openclaw-entrypoint --doctor [options]")
     if args.show or args.init_only:
         if command:
             raise ConfigError(

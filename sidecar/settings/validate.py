@@ -46,6 +46,11 @@ def conflicts(v: Mapping[str, Any], trusted: bool) -> list[str]:
             )
         if not trusted:
             out.append(f"{where('mode')} dev-approve-all requires the trusted flag {TRUSTED_ENV_VAR}=1")
+        if v["project"] == "*":
+            out.append(
+                f"{where('mode')} is dev-approve-all but {where('project')} is '*': dev mode approves "
+                "what is on ONE compose project's networks; name the project (or leave it 'auto' in compose)"
+            )
     if mode == Mode.IP and (v["allow_admin_scope"] or v["allow_node_role"]):
         out.append(
             f"{where('mode')} is ip, which cannot prove which device is asking, so "

@@ -129,7 +129,7 @@ def test_init_only_then_show(tmp_path: Path) -> None:
     ("args", "code", "text"),
     [
         ((), 2, "no command"),
-        (("--doctor",), 2, "not available yet"),
+        (("--init-only", "--doctor"), 2, "--doctor"),
         (("--bogus", "--init-only"), 2, "--bogus"),
         (("--", "/nonexistent/agent"), 127, "command not found"),
     ],
@@ -138,6 +138,18 @@ def test_usage_errors(tmp_path: Path, args: tuple[str, ...], code: int, text: st
     result = entrypoint(tmp_path, *args)
     assert result.returncode == code
     assert text in result.stderr
+
+
+def test_doctor_runs_the_doctor_with_this_containers_environment(tmp_path: Path) -> None:
+    """`--doctor` first: the same checks as `openclaw-sidecar doctor`, reading the entrypoint's env."""
+    before = entrypoint(tmp_path, "--doctor", "--json")
+    report = json.loads(before.stdout)
+    assert report["version"] == 1
+    assert before.returncode == report["exitCode"] != 0, before.stderr
+    assert "identity.missing" in {f["id"] for f in report["findings"]}
+    assert entrypoint(tmp_path, "--init-only").returncode == 0
+    after = json.loads(entrypoint(tmp_path, "--doctor", "--json").stdout)
+    assert "identity.missing" not in {f["id"] for f in after["findings"]}
 
 
 def test_corrupt_identity_exit_code_message_and_regenerate(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_env_settings() -> None:
         ([], BASE, ["no command", "--init-only"]),
         (["--show", "--", "x"], BASE, ["--show"]),
         (["--init-only", "--show"], BASE, ["--show"]),
-        (["--doctor"], BASE, ["--doctor", "not available yet"]),
+        (["--identity-dir", "/x", "--doctor"], BASE, ["--doctor", "first argument"]),
         (["--init-only"], {**BASE, "OPENCLAW_DEVICE_ID": "../etc"}, ["OPENCLAW_DEVICE_ID"]),
         (["--init-only"], {**BASE, "OPENCLAW_DEVICE_ID": "a/b"}, ["OPENCLAW_DEVICE_ID"]),
         (["--init-only"], {**BASE, "OPENCLAW_UID": "node"}, ["OPENCLAW_UID"]),
