@@ -18,15 +18,8 @@ Cases:
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,43 +31,10 @@ from sidecar.gateway.client import GatewayClient
 from sidecar.gateway.models import PairingList
 from sidecar.identity.keys import DeviceIdentity
 from tests.harness import netns
+from tests.harness.agents import OPT_IN, Sidecar, start_agent, start_sidecar, wait_until
 from tests.harness.gateway import RealGateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.gateway, pytest.mark.netns]
-
-ROOT = Path(__file__).resolve().parents[2]
-SITE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-IMAGE = "local/python:3.11-bookworm"
-OPT_IN = {"openclaw.pairing.auto-approve": "true"}
-STATE = "/home/node/.openclaw/identity"
-
-AGENT = """
-import asyncio, json, os
-from sidecar.errors import PairingRequired
-from sidecar.gateway.client import GatewayClient
-from sidecar.identity.keys import DeviceIdentity
-
-identity = DeviceIdentity.from_record(json.load(open("/agent/key.json")))
-
-async def main():
-    client = GatewayClient(os.environ["GW_URL"], token=os.environ["GW_TOKEN"], identity=identity,
-                           client_id="cli", client_mode="cli", scopes=("operator.read",),
-                           display_name="test-agent")
-    try:
-        await client.connect()
-    except PairingRequired as exc:
-        return {"requestId": exc.request_id, "reason": exc.reason}
-    await client.close()
-    return {"admitted": True}
-
-print("AGENT " + json.dumps(asyncio.run(main())), flush=True)
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def gateway_listing(gw: RealGateway) -> PairingList:
@@ -85,53 +45,6 @@ def gateway_listing(gw: RealGateway) -> PairingList:
             return await client.list_pairing()
 
     return asyncio.run(go())
-
-
-def wait_until(what: str, ok: Callable[[], Any], within: float = 20.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = ok()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        time.sleep(every)
-
-
-@dataclass
-class Sidecar:
-    proc: subprocess.Popen[bytes]
-    audit: Path
-    port: int
-    log: Path
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.audit.exists():
-            return []
-        return [json.loads(line) for line in self.audit.read_text().splitlines() if line.strip()]
-
-    def record_for(self, request_id: str) -> dict[str, Any] | None:
-        return next((r for r in reversed(self.records()) if r.get("requestId") == request_id), None)
-
-    def probe(self, path: str) -> int:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except OSError:
-            return 0
-
-    def stop(self) -> tuple[int, float]:
-        started = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode, time.monotonic() - started
 
 
 @pytest.fixture
@@ -175,37 +88,8 @@ def sidecar(
     started: list[Sidecar] = []
 
     def start(trusted: bool, **settings: str) -> Sidecar:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
-        env.update(
-            OPENCLAW_GATEWAY_URL=gateway96.url,
-            OPENCLAW_GATEWAY_TOKEN=gateway96.token,
-            OPENCLAW_PAIRING_PROJECT=project,
-            OPENCLAW_PAIRING_AUDIT_LOG=str(tmp_path / "audit.jsonl"),
-            OPENCLAW_PAIRING_LISTEN=f"127.0.0.1:{port}",
-            OPENCLAW_PAIRING_RECONCILE_INTERVAL="5s",
-            OPENCLAW_PAIRING_JSON_LOGS="1",
-        )
-        env.update(settings)
-        if trusted:
-            env["OPENCLAW_TRUSTED_ENV"] = "1"
-        log = tmp_path / "sidecar.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "sidecar", "run"],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        sc = Sidecar(proc, tmp_path / "audit.jsonl", port, log)
+        sc = start_sidecar(gateway96, tmp_path, project=project, trusted=trusted, env=settings)
         started.append(sc)
-        try:
-            wait_until(
-                "the sidecar's /readyz", lambda: proc.poll() is None and sc.probe("/readyz") == 200, 30
-            )
-        except AssertionError:
-            raise AssertionError(f"sidecar not ready; log:\n{log.read_text()[-3000:]}") from None
         return sc
 
     yield start
@@ -233,51 +117,18 @@ def agent(
         network: Any = None,  # default docker_net; anything with .name and .gateway_ip
     ) -> tuple[Any, str]:
         net = network or docker_net
-        home = tmp_path / name
-        home.mkdir()
-        (home / "key.json").write_text(json.dumps(key.to_record()))
-        (home / "agent.py").write_text(AGENT)
-        ids = tmp_path / f"{name}-identity"
-        ids.mkdir()
-        (ids / "device.pub.json").write_text(json.dumps(publishes.public().to_json()))
-        container = docker_client.containers.run(
-            IMAGE,
-            ["sh", "-c", "python3 /agent/agent.py; exec sleep infinity"],
-            name=f"{project}-{name}",
-            labels={
-                **run_label,
-                "com.docker.compose.project": project,
-                "com.docker.compose.service": name,
-                **labels,
-            },
-            environment={
-                "GW_URL": gateway96.url_via(net.gateway_ip),
-                "GW_TOKEN": gateway96.token,
-                "PYTHONPATH": "/src:/opt/site",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-            volumes={
-                str(ROOT): {"bind": "/src", "mode": "ro"},
-                str(SITE): {"bind": "/opt/site", "mode": "ro"},
-                str(home): {"bind": "/agent", "mode": "ro"},
-                str(ids): {"bind": STATE, "mode": "ro"},
-            },
-            network=net.name,
-            init=True,
-            detach=True,
+        return start_agent(
+            docker_client,
+            net.name,
+            gateway96.url_via(net.gateway_ip),
+            gateway96.token,
+            tmp_path,
+            name=name,
+            project=project,
+            labels={**run_label, **labels},
+            key=key,
+            publishes=publishes,
         )
-
-        def outcome() -> dict[str, Any] | None:
-            for line in container.logs().decode(errors="replace").splitlines():
-                if line.startswith("AGENT "):
-                    return dict(json.loads(line[6:]))
-            container.reload()
-            assert container.status == "running", container.logs().decode(errors="replace")
-            return None
-
-        result = wait_until(f"agent {name} to connect", outcome, within=30)
-        assert result.get("requestId"), result
-        return container, str(result["requestId"])
 
     return start
 
