@@ -68,3 +68,14 @@ def test_every_finding_has_a_test() -> None:
     texts = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_doctor*.py"))
     untested = [entry_id for entry_id in CATALOGUE if f'"{entry_id}"' not in texts]
     assert untested == []
+
+
+def test_readme_troubleshooting_section_is_generated_from_the_catalogue() -> None:
+    readme = (ROOT / "README.md").read_text()
+    begin, end = readme.find(catalogue_md.README_BEGIN), readme.find(catalogue_md.README_END)
+    assert begin >= 0, "README.md has no generated troubleshooting section"
+    committed = readme[begin : end + len(catalogue_md.README_END)]
+    assert committed == catalogue_md.readme_section(), (
+        "README.md's troubleshooting section is out of date: replace it with the output of "
+        "`python -m sidecar.doctor.catalogue_md --readme`"
+    )
