@@ -8,4 +8,9 @@ mkdir -p "$CACHE"
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # Serialize concurrent provisioning of the same cache (two make runs, or CI + a developer).
-with_lock() { local name=$1; shift; exec 9>"$CACHE/.$name.lock"; flock 9; "$@"; }
+# (flock is util-linux; without it, e.g. on macOS, run unlocked.)
+with_lock() {
+  local name=$1; shift
+  if command -v flock >/dev/null; then exec 9>"$CACHE/.$name.lock"; flock 9; fi
+  "$@"
+}

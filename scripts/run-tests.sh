@@ -15,7 +15,8 @@ fi
 [ "$started_engine" = 1 ] && trap 'scripts/docker-engine.sh stop' EXIT
 if timeout 10 docker info >/dev/null 2>&1; then
   scripts/docker-engine.sh compose
-  scripts/build-images.sh
+  # Tests never pull: the same locally built images on every machine (Debian base + the npm package).
+  OPENCLAW_IMAGE_SOURCE="${OPENCLAW_IMAGE_SOURCE:-local}" scripts/build-images.sh
 fi
 log "provisioning took $(( $(date +%s) - t0 )) s"
 

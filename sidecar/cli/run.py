@@ -259,6 +259,28 @@ def _hard_exit_after(seconds: float, code: int) -> None:
     timer.start()
 
 
+async def _exit_on_gateway_loss(parts: Parts, after_s: float, stop: asyncio.Event) -> bool:
+    """Stop the loop when the gateway stayed unreachable for ``after_s`` seconds; True if it did.
+
+    Why: next to the gateway (`network_mode: service:openclaw-gateway`) the sidecar lives in the gateway
+    container's network namespace. When that container is restarted outside compose, the namespace is
+    replaced and a sidecar that only retries would knock on a dead loopback forever; exiting lets the
+    container's restart policy re-join the new one.
+    """
+    if after_s <= 0:
+        return False
+    state, lost_since = parts.approver.state, time.monotonic()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if state.gateway_connected:
+            lost_since = time.monotonic()
+        elif time.monotonic() - lost_since >= after_s:
+            log.error("gateway unreachable for %.0f s: exiting so the restart policy can re-join it", after_s)
+            stop.set()
+            return True
+    return False
+
+
 async def run_async(settings: Settings, stop: asyncio.Event) -> int:
     """Health endpoints first (so a slow start is visible), then the parts, then the loop until ``stop``."""
     from sidecar.metrics import Metrics
@@ -272,10 +294,14 @@ async def run_async(settings: Settings, stop: asyncio.Event) -> int:
     try:
         parts = await build(settings, metrics=metrics, stop=stop)
         holder["parts"] = parts
+        lost = asyncio.create_task(_exit_on_gateway_loss(parts, settings.exit_after_gateway_loss_s, stop))
         try:
             await parts.approver.run(stop)
         finally:
+            lost.cancel()
             parts.audit.close()
+        if lost.done() and not lost.cancelled() and lost.result():
+            return EXIT_UNREACHABLE
     except SourceError:
         if stop.is_set():
             return EXIT_UNREACHABLE

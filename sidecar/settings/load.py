@@ -119,6 +119,7 @@ def _build(
         policy=policy,
         default_identity_path=values["default_identity_path"],
         reconcile_interval_s=values["reconcile_interval"],
+        exit_after_gateway_loss_s=values["exit_after_gateway_loss"],
         audit_log=values["audit_log"] or "-",
         listen=values["listen"],
         json_logs=values["json_logs"],

@@ -65,6 +65,7 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     default_identity_path: str = "/home/node/.openclaw/identity/device.pub.json"
     reconcile_interval_s: float = 30.0
+    exit_after_gateway_loss_s: float = 120.0  # 0: never
     audit_log: str = "-"
     listen: tuple[str, int] | None = ("127.0.0.1", 9477)
     json_logs: bool = False
@@ -118,6 +119,7 @@ class Settings:
             "rate_limit_window": f"{p.rate_window_ms / 1000:g}s",
             "churn_threshold": p.churn_threshold,
             "reconcile_interval": f"{self.reconcile_interval_s:g}s",
+            "exit_after_gateway_loss": f"{self.exit_after_gateway_loss_s:g}s",
             "dev_approve_all_for": f"{p.dev_window_ms / 1000:g}s",
             "dev_approve_all_max": p.dev_max_approvals,
             "audit_log": self.audit_log,

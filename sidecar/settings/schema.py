@@ -48,6 +48,7 @@ SPEC: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     "rate_limit_window": (parse.duration, 60.0, ENV_PREFIX + "RATE_LIMIT_WINDOW"),
     "churn_threshold": (parse.count, 4, ENV_PREFIX + "CHURN_THRESHOLD"),
     "reconcile_interval": (parse.duration, 30.0, ENV_PREFIX + "RECONCILE_INTERVAL"),
+    "exit_after_gateway_loss": (parse.duration, 120.0, ENV_PREFIX + "EXIT_AFTER_GATEWAY_LOSS"),
     "dev_approve_all_for": (parse.duration, 600.0, ENV_PREFIX + "DEV_APPROVE_ALL_FOR"),
     "dev_approve_all_max": (parse.count, 20, ENV_PREFIX + "DEV_APPROVE_ALL_MAX"),
     "audit_log": (parse.text, "-", ENV_PREFIX + "AUDIT_LOG"),

@@ -69,6 +69,8 @@ def conflicts(v: Mapping[str, Any], trusted: bool) -> list[str]:
         out.append(f"{where('label_opt_in_value')} must not be empty")
     if v["gateway_token"] and v["gateway_token_file"]:
         out.append(f"set only one of {where('gateway_token')} and {where('gateway_token_file')}")
+    if v["exit_after_gateway_loss"] and v["exit_after_gateway_loss"] < 10.0:
+        out.append(f"{where('exit_after_gateway_loss')} must be 0 (never) or at least 10s")
     if not 1.0 <= v["reconcile_interval"] <= 3600.0:
         out.append(f"{where('reconcile_interval')} must be between 1s and 1h")
     if not 1.0 <= v["rate_limit_window"] <= 86400.0:
