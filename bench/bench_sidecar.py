@@ -37,6 +37,7 @@ from sidecar.gateway.models import GatewayEvent
 from sidecar.identity.keys import DeviceIdentity
 from tests.harness import netns
 from tests.harness.agents import OPT_IN, start_agent, start_sidecar, wait_until
+from tests.harness.devices import reset_pairing
 from tests.harness.gateway import RealGateway, openclaw_bin
 
 AGENTS = int(os.environ.get("BENCH_AGENTS", "8"))
@@ -167,18 +168,6 @@ def remove_containers(client: Any) -> None:
                 time.sleep(1)
 
 
-def reset(gw: RealGateway) -> None:
-    async def clear() -> None:
-        async with GatewayClient(gw.url, token=gw.token, identity=None, scopes=("operator.admin",)) as c:
-            listing = await c.list_pairing()
-            for p in listing.pending:
-                await c.reject(p.request_id)
-            for d in listing.paired:
-                await c.remove(d.device_id)
-
-    asyncio.run(clear())
-
-
 def main() -> int:
     if not netns.can_make_netns():
         print("bench_sidecar needs root and a private network namespace: run `make bench`", file=sys.stderr)
@@ -221,7 +210,7 @@ def main() -> int:
             all=True, filters={"label": f"openclaw.bench-run={RUN_LABEL['openclaw.bench-run']}"}
         ):
             c.remove(force=True)
-        reset(gw)
+        reset_pairing(gw)
 
         # --- today's approve-everything loop ---------------------------------------------------
         watcher = Watcher(gw)

@@ -22,7 +22,6 @@ Skips: outside CI a missing prerequisite skips with the command that enables it;
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import threading
@@ -34,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.harness import netns
+from tests.harness.devices import reset_pairing
 from tests.harness.gateway import VERSIONS, RealGateway, installed
 
 REQUIRE = os.environ.get("OPENCLAW_TEST_REQUIRE") == "1" or os.environ.get("CI", "").lower() == "true"
@@ -93,21 +93,6 @@ def gateway_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPo
     pool = GatewayPool(tmp_path_factory.mktemp("gateways"))
     yield pool
     pool.stop_all()
-
-
-def reset_pairing(gw: RealGateway) -> None:
-    """Forget every pending request and paired device, through the gateway's own RPC."""
-    from sidecar.gateway.client import GatewayClient
-
-    async def clear() -> None:
-        async with GatewayClient(gw.url, token=gw.token, identity=None, scopes=("operator.admin",)) as client:
-            listing = await client.list_pairing()
-            for request in listing.pending:
-                await client.reject(request.request_id)
-            for device in listing.paired:
-                await client.remove(device.device_id)
-
-    asyncio.run(clear())
 
 
 @pytest.fixture

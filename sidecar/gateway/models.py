@@ -36,6 +36,21 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = list(value) if isinstance(value, tuple) else value
 
 
+def _device_fields(d: PendingRequest | PairedDevice) -> tuple[tuple[str, Any], ...]:
+    """The optional device fields pending and paired records share, in OpenClaw's key order."""
+    return (
+        ("displayName", d.display_name),
+        ("platform", d.platform),
+        ("deviceFamily", d.device_family),
+        ("clientId", d.client_id),
+        ("clientMode", d.client_mode),
+        ("role", d.role),
+        ("roles", d.roles),
+        ("scopes", d.scopes),
+        ("remoteIp", d.remote_ip),
+    )
+
+
 @dataclass(frozen=True)
 class PendingRequest:
     """One entry of ``device.pair.list`` ``pending`` or a ``device.pair.requested`` payload."""
@@ -89,15 +104,7 @@ class PendingRequest:
             "publicKey": self.public_key,
         }
         for key, value in (
-            ("displayName", self.display_name),
-            ("platform", self.platform),
-            ("deviceFamily", self.device_family),
-            ("clientId", self.client_id),
-            ("clientMode", self.client_mode),
-            ("role", self.role),
-            ("roles", self.roles),
-            ("scopes", self.scopes),
-            ("remoteIp", self.remote_ip),
+            *_device_fields(self),
             ("silent", self.silent),
             ("isRepair", self.is_repair),
             ("ts", self.ts),
@@ -181,15 +188,7 @@ class PairedDevice:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"deviceId": self.device_id, "publicKey": self.public_key}
         for key, value in (
-            ("displayName", self.display_name),
-            ("platform", self.platform),
-            ("deviceFamily", self.device_family),
-            ("clientId", self.client_id),
-            ("clientMode", self.client_mode),
-            ("role", self.role),
-            ("roles", self.roles),
-            ("scopes", self.scopes),
-            ("remoteIp", self.remote_ip),
+            *_device_fields(self),
             ("approvedVia", self.approved_via),
             ("createdAtMs", self.created_at_ms),
             ("approvedAtMs", self.approved_at_ms),

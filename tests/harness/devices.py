@@ -50,6 +50,20 @@ async def connect_device(
     return Attempt(identity, None, "admitted")
 
 
+def reset_pairing(gw: RealGateway) -> None:
+    """Forget every pending request and paired device, through the gateway's own RPC."""
+
+    async def clear() -> None:
+        async with GatewayClient(gw.url, token=gw.token, identity=None, scopes=("operator.admin",)) as client:
+            listing = await client.list_pairing()
+            for request in listing.pending:
+                await client.reject(request.request_id)
+            for device in listing.paired:
+                await client.remove(device.device_id)
+
+    asyncio.run(clear())
+
+
 def request_from(
     ns: ClientNetns, gw: RealGateway, identity: DeviceIdentity | None = None, **kw: object
 ) -> Attempt:
