@@ -29,17 +29,27 @@ from sidecar.errors import (
     IdentityReadOnly,
     PairingError,
 )
+from sidecar.exitcodes import (
+    ENTRYPOINT_EXIT_CONFIG,
+    ENTRYPOINT_EXIT_CONFLICT,
+    ENTRYPOINT_EXIT_CORRUPT,
+    ENTRYPOINT_EXIT_IDENTITY,
+    ENTRYPOINT_EXIT_NOT_EXECUTABLE,
+    ENTRYPOINT_EXIT_NOT_FOUND,
+    ENTRYPOINT_EXIT_OK,
+    ENTRYPOINT_EXIT_READ_ONLY,
+)
 from sidecar.identity import privileges
 from sidecar.identity.config import parse
 from sidecar.identity.ensure import ensure, show
 
 PROG = "openclaw-entrypoint"
 EXIT_CODES: tuple[tuple[type[PairingError], int], ...] = (
-    (ConfigError, 2),
-    (IdentityCorrupt, 3),
-    (IdentityConflict, 4),
-    (IdentityReadOnly, 5),
-    (IdentityError, 6),
+    (ConfigError, ENTRYPOINT_EXIT_CONFIG),
+    (IdentityCorrupt, ENTRYPOINT_EXIT_CORRUPT),
+    (IdentityConflict, ENTRYPOINT_EXIT_CONFLICT),
+    (IdentityReadOnly, ENTRYPOINT_EXIT_READ_ONLY),
+    (IdentityError, ENTRYPOINT_EXIT_IDENTITY),
 )
 
 
@@ -54,28 +64,27 @@ def _log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--doctor"]:  # same checks as `openclaw-sidecar doctor`, with this container's env
-        from sidecar.cli.doctor import main as doctor_main
-
-        return doctor_main(list(argv[1:]))
+        # exec, not import: the entrypoint depends on sidecar.identity only (tests/unit/test_layers.py)
+        os.execv(sys.executable, [sys.executable, "-m", "sidecar", "doctor", *argv[1:]])  # noqa: S606
     try:
         cfg = parse(argv, os.environ)
         if cfg.action == "show":
             print(json.dumps(show(cfg).public(cfg.slot_name).to_json(), indent=2), flush=True)
-            return 0
+            return ENTRYPOINT_EXIT_OK
         result = ensure(cfg, os.environ)
     except PairingError as exc:
         _log(f"{PROG}: error: {exc}")
         return exit_code(exc)
     except OSError as exc:  # anything the identity code did not anticipate: fail closed, name the file
         _log(f"{PROG}: error: {exc.filename or 'identity'}: {exc.strerror or exc}; nothing was started")
-        return 6
+        return ENTRYPOINT_EXIT_IDENTITY
     for warning in result.warnings:
         _log(f"{PROG}: warning: {warning}")
     for moved in result.moved_aside:
         _log(f"{PROG}: --regenerate: kept the damaged identity as {moved}")
     _log(result.log_line())
     if cfg.action == "init":
-        return 0
+        return ENTRYPOINT_EXIT_OK
 
     env = dict(os.environ)
     env["OPENCLAW_DEVICE_IDENTITY_FILE"] = str(result.identity_file)
@@ -85,15 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         privileges.drop_privileges(cfg.uid, cfg.gid, env)
     except (ConfigError, OSError) as exc:
         _log(f"{PROG}: error: cannot drop privileges to OPENCLAW_UID={cfg.uid} OPENCLAW_GID={cfg.gid}: {exc}")
-        return 2
+        return ENTRYPOINT_EXIT_CONFIG
     try:
         os.execvpe(cfg.command[0], list(cfg.command), env)  # noqa: S606 - exec is the point
     except FileNotFoundError:
         _log(f"{PROG}: error: command not found: {cfg.command[0]}")
-        return 127
+        return ENTRYPOINT_EXIT_NOT_FOUND
     except OSError as exc:
         _log(f"{PROG}: error: cannot execute {cfg.command[0]}: {exc.strerror}")
-        return 126
+        return ENTRYPOINT_EXIT_NOT_EXECUTABLE
     return 0  # not reached: exec replaced this process
 
 

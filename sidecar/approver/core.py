@@ -13,12 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sidecar.approver.audit import AuditLog
 from sidecar.approver.oneshot import connect_once
 from sidecar.approver.ports import Clock, PairingClient, SessionFactory, SystemClock
 from sidecar.approver.reconcile import Reconciler
 from sidecar.approver.state import ApproverState
 from sidecar.approver.triggers import TICK_S, Triggers
-from sidecar.audit import AuditLog
 from sidecar.errors import PairingError
 from sidecar.gateway.models import GatewayEvent
 from sidecar.metrics import Metrics

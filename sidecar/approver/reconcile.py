@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sidecar.approver.actions import Kind, Outcome, carry_out
+from sidecar.approver.audit import AuditLog
 from sidecar.approver.memory import RequestMemory, fingerprint, workloads_fingerprint
 from sidecar.approver.ports import Clock, PairingClient
-from sidecar.audit import AuditLog
 from sidecar.errors import GatewayError, SourceError
 from sidecar.gateway.models import PairedDevice, PendingRequest
 from sidecar.metrics import Metrics

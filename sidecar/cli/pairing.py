@@ -80,7 +80,7 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
 
 def gateway_options(args: argparse.Namespace, environ: Mapping[str, str]) -> GatewayOptions:
     url = (args.url or environ.get("OPENCLAW_GATEWAY_URL") or DEFAULT_URL).strip()
-    from sidecar.gateway.client import check_url
+    from sidecar.gateway.urls import check_url
 
     check_url(url)
     if args.timeout <= 0:

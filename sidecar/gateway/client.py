@@ -23,10 +23,10 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.client import unix_connect as ws_unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.version import version as ws_version
 
@@ -41,6 +41,7 @@ from sidecar.errors import (
 from sidecar.gateway import protocol as proto
 from sidecar.gateway.fanout import EventCallback, Fanout
 from sidecar.gateway.models import GatewayEvent, HelloOk, PairingList, scrub
+from sidecar.gateway.urls import check_url, unix_socket_path
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -54,16 +55,6 @@ _WS_EXTRA: dict[str, Any] = {"proxy": None} if int(ws_version.split(".")[0]) >= 
 CLOSE_GRACE = 1.0  # how long to wait for the close frame after a refusal, for its reason
 MIN_TICK_CHECK = 1.0  # seconds; the watchdog never polls faster than this
 YIELD_EVERY = 32  # frames the reader handles before letting other tasks (subscribers) run
-
-
-def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ConfigError(
-            f"gateway URL {url!r} is not a ws:// or wss:// URL: set OPENCLAW_GATEWAY_URL or --url "
-            "(default ws://127.0.0.1:18789)"
-        )
-    return url
 
 
 class GatewayClient:
@@ -168,15 +159,17 @@ class GatewayClient:
 
     async def _open(self) -> ClientConnection:
         try:
-            return await ws_connect(
-                self.url,
-                max_size=proto.MAX_FRAME_BYTES,
-                compression=None,
-                open_timeout=None,  # the whole handshake runs under connect_timeout
-                user_agent_header=f"openclaw-sidecar/{proto.CLIENT_VERSION}",
-                logger=_ws_log,
-                **_WS_EXTRA,
-            )
+            options: dict[str, Any] = {
+                "max_size": proto.MAX_FRAME_BYTES,
+                "compression": None,
+                "open_timeout": None,  # the whole handshake runs under connect_timeout
+                "user_agent_header": f"openclaw-sidecar/{proto.CLIENT_VERSION}",
+                "logger": _ws_log,
+            }
+            socket_path = unix_socket_path(self.url)
+            if socket_path:  # Host: localhost, so every release counts the forwarded peer as local
+                return await ws_unix_connect(socket_path, "ws://localhost/", **options)
+            return await ws_connect(self.url, **options, **_WS_EXTRA)
         except InvalidURI as exc:
             raise ConfigError(
                 f"gateway URL {self.url!r} is invalid ({exc}): fix OPENCLAW_GATEWAY_URL or --url"

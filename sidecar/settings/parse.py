@@ -76,8 +76,10 @@ def label_key(v: Any) -> str:
 
 def url(v: Any) -> str:
     value = text(v)
-    if not re.match(r"^wss?://[^/\s]+", value):
-        raise ValueError("expected a ws:// or wss:// URL, e.g. ws://127.0.0.1:18789")
+    if not re.match(r"^(wss?://[^/\s]+|ws\+unix:///\S+)", value):
+        raise ValueError(
+            "expected a ws:// or wss:// URL, e.g. ws://127.0.0.1:18789, or ws+unix:///path/to/gateway.sock"
+        )
     return value
 
 

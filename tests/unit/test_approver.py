@@ -35,7 +35,7 @@ from pairing_fixtures import (
 )
 
 from sidecar.approver import Approver
-from sidecar.audit import AuditLog
+from sidecar.approver.audit import AuditLog
 from sidecar.errors import GatewayClosed, GatewayRequestError
 from sidecar.metrics import Metrics
 from sidecar.policy import Action

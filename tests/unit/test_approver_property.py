@@ -29,7 +29,7 @@ from pairing_fixtures import (
 )
 
 from sidecar.approver import Approver
-from sidecar.audit import AuditLog
+from sidecar.approver.audit import AuditLog
 from sidecar.metrics import Metrics
 from sidecar.settings import Mode, PolicySettings, Settings
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pairing_fixtures import NOW, A, policy, request, workload
 
-from sidecar.audit import AuditLog
+from sidecar.approver.audit import AuditLog
 from sidecar.policy import Action, Decision, History, decide
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sidecar.cli import main
-from sidecar.cli import run as cli_run
+from sidecar import service
 from sidecar.errors import SourceError
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.policy import Action, Decision
@@ -92,7 +92,7 @@ def fake_build(
         audit = SimpleNamespace(close=lambda: None)
         return SimpleNamespace(settings=Settings(trusted=trusted), audit=audit, approver=approver)
 
-    monkeypatch.setattr(cli_run, "build", build)
+    monkeypatch.setattr(service, "build", build)
 
 
 @pytest.mark.parametrize(("attention", "code"), [(0, 0), (1, 5), (7, 5)])
@@ -170,20 +170,23 @@ def test_explain_of_a_request_that_is_not_pending_exits_1(
 # --- what `run` connects with --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["ws://127.0.0.1:18789", "ws://localhost:18789", "ws://[::1]:18789"])
+@pytest.mark.parametrize(
+    "url",
+    ["ws://127.0.0.1:18789", "ws://localhost:18789", "ws://[::1]:18789", "ws+unix:///run/openclaw-gateway/gateway.sock"],
+)
 def test_no_identity_on_the_gateways_loopback(tmp_path: Path, url: str) -> None:
     # even with a state dir set (compose sets one for the sidecar's other state)
     settings = Settings.load(
         environ={"OPENCLAW_GATEWAY_URL": url, "OPENCLAW_PAIRING_STATE_DIR": str(tmp_path)}
     )
-    assert cli_run.sidecar_identity(settings) is None
+    assert service.sidecar_identity(settings) is None
     assert not (tmp_path / "identity.json").exists()
 
 
 def test_identity_away_from_loopback_is_persisted_in_the_state_dir(tmp_path: Path) -> None:
     env = {"OPENCLAW_GATEWAY_URL": "ws://gateway:18789", "OPENCLAW_PAIRING_STATE_DIR": str(tmp_path)}
-    first = cli_run.sidecar_identity(Settings.load(environ=env))
-    again = cli_run.sidecar_identity(Settings.load(environ=env))
+    first = service.sidecar_identity(Settings.load(environ=env))
+    again = service.sidecar_identity(Settings.load(environ=env))
     assert first is not None
     assert again is not None
     assert first.device_id == again.device_id
@@ -191,7 +194,7 @@ def test_identity_away_from_loopback_is_persisted_in_the_state_dir(tmp_path: Pat
 
 
 def test_gateway_scopes_are_what_the_sidecar_may_hand_out() -> None:
-    assert cli_run.gateway_scopes(Settings.load(environ={})) == (
+    assert service.gateway_scopes(Settings.load(environ={})) == (
         "operator.pairing",
         "operator.read",
         "operator.write",
@@ -202,11 +205,11 @@ def test_gateway_scopes_are_what_the_sidecar_may_hand_out() -> None:
             "OPENCLAW_PAIRING_DEFAULT_SCOPES": "operator.read",
         }
     )
-    assert cli_run.gateway_scopes(admin)[-1] == "operator.admin"
+    assert service.gateway_scopes(admin)[-1] == "operator.admin"
 
 
 def test_json_log_lines() -> None:
     record = logging.LogRecord("sidecar.x", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
-    line = json.loads(cli_run.JsonFormatter().format(record))
+    line = json.loads(service.JsonFormatter().format(record))
     assert (line["level"], line["logger"], line["message"]) == ("warning", "sidecar.x", "hello world")
     assert line["time"].endswith("Z")
