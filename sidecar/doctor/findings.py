@@ -538,6 +538,18 @@ _ENTRIES = (
         "openclaw.pairing.identity-path at the file it publishes",
     ),
     Entry(
+        "docker.identity-storage-mismatch",
+        "error",
+        "docker",
+        "The identity was written for storage the container's OpenClaw release does not read",
+        "identity-init writes the key where the release named by OPENCLAW_VERSION reads it "
+        "(identity/device.json up to 2026.7, state/openclaw.sqlite from 2026.8). An agent on a release "
+        "across that line finds no identity, creates its own key and asks to pair with it; the sidecar "
+        "rejects that request, because it is not the key the container publishes.",
+        "set OPENCLAW_VERSION={release} (compose/.env, or the identity-init container's environment), then "
+        "`docker compose up -d --force-recreate identity-init agent`",
+    ),
+    Entry(
         "docker.no-sidecar",
         "warning",
         "docker",

@@ -12,7 +12,11 @@ So ``auto`` decides from evidence, cheapest and most authoritative first, and re
    ``identity/device.json`` (and no such table) → json;
 4. nothing → ConfigError asking for ``OPENCLAW_IDENTITY_FORMAT`` or ``OPENCLAW_VERSION``.
 
-The SQLite move happened after 2026.7.1 and by 2026.8.2; this module draws the line at 2026.8.0.
+Measured on the npm releases: 2026.7.35, the last of the 2026.7 line, still reads ``identity/device.json``
+(it ships the ``device_identities`` DDL but never loads from it); 2026.8.1, the first 2026.8 release,
+reads SQLite. This module draws the line at 2026.8.0: every 2026.8 version, betas included, is sqlite.
+(So step 3 can be wrong for a 2026.7 state dir that OpenClaw itself gave an empty identity table: name
+the release instead, as the compose stack does with OPENCLAW_VERSION.)
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Detected:
 
     format: str  # "json" | "sqlite" | "file"
     reason: str
+    release: str | None = None  # the OpenClaw version the format was decided from, if it was
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
@@ -111,13 +116,13 @@ def detect_format(requested: str, env: Mapping[str, str], state_dir: Path) -> De
                 f"OPENCLAW_VERSION={declared!r} is not an OpenClaw version like 2026.9.6; fix it, or unset "
                 "it and set OPENCLAW_IDENTITY_FORMAT=json|sqlite|file"
             )
-        return Detected(format_for_version(version), f"OPENCLAW_VERSION={declared}")
+        return Detected(format_for_version(version), f"OPENCLAW_VERSION={declared}", declared)
     installed = installed_version(env)
     if installed is not None:
         text, where = installed
         version = parse_version(text)
         if version is not None:
-            return Detected(format_for_version(version), f"openclaw {text} installed ({where})")
+            return Detected(format_for_version(version), f"openclaw {text} installed ({where})", text)
     from_state = state_dir_format(state_dir)
     if from_state is not None:
         return from_state

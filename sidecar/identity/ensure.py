@@ -167,18 +167,22 @@ def _fixed(p: _Pass, identity: DeviceIdentity, slot: Slot | None) -> None:
     p.reconcile_state(identity)
 
 
-def _publish(p: _Pass, identity: DeviceIdentity, slot: Slot | None, slot_name: str) -> tuple[Path, ...]:
+def _publish(
+    p: _Pass, identity: DeviceIdentity, slot: Slot | None, slot_name: str, fmt: str, release: str | None
+) -> tuple[Path, ...]:
     targets = [p.cfg.state_dir / "identity" / publish.PUB_FILE]
     if slot is not None:
         targets.insert(0, slot.pub_file)
     for target in targets:
-        if not publish.is_published(target, identity, slot_name):
+        if not publish.is_published(target, identity, slot_name, fmt, release):
             p.need()
-            publish.publish(target, identity, slot_name)
+            publish.publish(target, identity, slot_name, fmt, release)
     return tuple(targets)
 
 
-def _run(cfg: EntrypointConfig, fmt: str, reason: str, write: bool) -> EnsureResult:
+def _run(
+    cfg: EntrypointConfig, fmt: str, reason: str, write: bool, release: str | None = None
+) -> EnsureResult:
     state = state_store(fmt, cfg.state_dir) if fmt != "file" else None
     p = _Pass(cfg, state, write)
     slot = _slot(cfg)
@@ -198,7 +202,7 @@ def _run(cfg: EntrypointConfig, fmt: str, reason: str, write: bool) -> EnsureRes
         identity, source = load_parent(cfg.parent_identity_dir), "inherited"
         identity_file = cfg.parent_identity_dir / KEY_FILE
         _fixed(p, identity, None)
-    published = _publish(p, identity, slot, cfg.slot_name)
+    published = _publish(p, identity, slot, cfg.slot_name, fmt, release)
     return EnsureResult(
         identity=identity,
         source=source,
@@ -265,10 +269,10 @@ def ensure(cfg: EntrypointConfig, env: Mapping[str, str] | None = None) -> Ensur
     detected = detect_format(cfg.format, env, cfg.state_dir)
     created: list[Path] = []
     try:
-        result = _run(cfg, detected.format, detected.reason, write=False)
+        result = _run(cfg, detected.format, detected.reason, write=False, release=detected.release)
     except _NeedsWrite:
         with _locks(cfg) as created:
-            result = _run(cfg, detected.format, detected.reason, write=True)
+            result = _run(cfg, detected.format, detected.reason, write=True, release=detected.release)
     privileges.chown_all(_owned_paths(cfg, detected.format, created), cfg.uid, cfg.gid)
     return replace(result, warnings=(warning,)) if warning is not None else result
 

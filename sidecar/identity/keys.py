@@ -60,6 +60,9 @@ def normalize_public_key(value: str) -> str:
     return b64url_encode(raw)
 
 
+PUBLISHED_STORAGES = ("json", "sqlite", "file")
+
+
 @dataclass(frozen=True)
 class PublicIdentity:
     """The public half that is safe to publish (``device.pub.json``) and to compare against requests."""
@@ -69,6 +72,10 @@ class PublicIdentity:
     public_key_pem: str
     created_at_ms: int
     slot: str | None = None
+    # Where the publisher wrote the private half for the agent (json | sqlite | file) and the OpenClaw
+    # release it decided that from, when known: evidence for "the agent made its own key" diagnoses.
+    storage: str | None = None
+    release: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -79,6 +86,10 @@ class PublicIdentity:
         }
         if self.slot is not None:
             data["slot"] = self.slot
+        if self.storage is not None:
+            data["storage"] = self.storage
+        if self.release is not None:
+            data["openclawVersion"] = self.release
         return data
 
     @classmethod
@@ -100,12 +111,16 @@ class PublicIdentity:
         pem = data.get("publicKeyPem")
         created = data.get("createdAtMs", 0)
         slot = data.get("slot")
+        storage = data.get("storage")
+        release = data.get("openclawVersion")
         return cls(
             device_id=device_id,
             public_key=b64url_encode(raw),
             public_key_pem=pem if isinstance(pem, str) else _pem_for_raw(raw),
             created_at_ms=created if isinstance(created, int) and not isinstance(created, bool) else 0,
             slot=slot if isinstance(slot, str) else None,
+            storage=storage if storage in PUBLISHED_STORAGES else None,
+            release=release[:64] if isinstance(release, str) else None,
         )
 
 
@@ -194,9 +209,17 @@ class DeviceIdentity:
             "createdAtMs": self.created_at_ms,
         }
 
-    def public(self, slot: str | None = None) -> PublicIdentity:
+    def public(
+        self, slot: str | None = None, storage: str | None = None, release: str | None = None
+    ) -> PublicIdentity:
         return PublicIdentity(
-            self.device_id, self.public_key_b64url, self.public_key_pem, self.created_at_ms, slot
+            self.device_id,
+            self.public_key_b64url,
+            self.public_key_pem,
+            self.created_at_ms,
+            slot,
+            storage,
+            release,
         )
 
     # --- signing -----------------------------------------------------------------------------

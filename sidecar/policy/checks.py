@@ -10,9 +10,11 @@ documented in ``docs/policy.md`` and every check has rows in ``tests/unit/test_p
 
 from __future__ import annotations
 
+from sidecar.identity.release import own_key_cause
 from sidecar.policy.context import PENDING_TTL_MS, Context, names, short
 from sidecar.policy.decision import Outcome, fail, hold, passed, skip
 from sidecar.policy.net import gateway_networks, workload_ips
+from sidecar.sources.workloads import Workload
 
 # --- 1. requests that are not (or no longer) ours to decide ------------------------------------------
 
@@ -48,6 +50,12 @@ def check_superseded(ctx: Context) -> Outcome:
 
 
 # --- 2.–3. who is asking ---------------------------------------------------------------------------
+
+
+def _likely_cause(w: Workload) -> str:
+    """': <cause and fix>' when the workload's evidence explains a foreign key (release vs storage)."""
+    cause = own_key_cause(w.identity, w.labels, w.image)
+    return f": {cause}" if cause else ""
 
 
 def _not_ours(ctx: Context) -> Outcome:
@@ -109,7 +117,7 @@ def check_identity(ctx: Context) -> Outcome:
         )
     return fail(
         f"request from container {w.name} ({ip}) carries deviceId {short(req.device_id)} which is not the "
-        f"identity the container publishes (deviceId {short(w.identity.device_id)})",
+        f"identity the container publishes (deviceId {short(w.identity.device_id)}){_likely_cause(w)}",
         w,
         publishedDeviceId=w.identity.device_id,
     )
@@ -159,7 +167,7 @@ def check_ip_match(ctx: Context) -> Outcome:
     ):
         return fail(
             f"container {w.name} publishes deviceId {short(published.device_id)}, but the request "
-            f"from its address carries deviceId {short(ctx.request.device_id)}",
+            f"from its address carries deviceId {short(ctx.request.device_id)}{_likely_cause(w)}",
             w,
         )
     return passed(

@@ -445,3 +445,47 @@ def test_new_device_per_redeploy_with_the_real_openclaw_image(
     containers.pop(kept).remove(force=True)
     _pairing_line(_node_host(docker_client, run_label, containers, gateway96, docker_net, kept, vols))
     assert len(_devices(gateway96, kept)) == 1  # recreated on the volume: the same device
+
+
+def _publish_for(container: Any, identity: DeviceIdentity, storage: str, release: str) -> None:
+    """device.pub.json as identity-init writes it: with the storage it wrote and the release it was told."""
+    assert container.exec_run(["mkdir", "-p", PUB_DIR]).exit_code == 0
+    data = json.dumps(identity.public("agent", storage, release).to_json()).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("device.pub.json")
+        info.size, info.mode = len(data), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    assert container.put_archive(PUB_DIR, buf.getvalue())
+
+
+def test_identity_written_for_another_release_names_the_release_to_set(
+    docker_client: Any, run_label: dict[str, str], containers: dict[str, Any], volume: str, tmp_path: Path
+) -> None:
+    """A 2026.7 agent image (its version label) whose identity was written to SQLite (told 2026.9.6)."""
+    from tests.e2e.stack import COMPAT_VERSION, PINNED_VERSION
+
+    image = f"openclaw-local:{COMPAT_VERSION}"
+    need_image(docker_client, image)
+    name = f"ocp-doctor-era-{RUN_ID}"
+    container = _run(
+        docker_client,
+        run_label,
+        containers,
+        name,
+        image=image,
+        labels={"openclaw.pairing.auto-approve": "true"},
+        volumes={volume: {"bind": "/home/node/.openclaw", "mode": "rw"}},
+    )
+    identity = DeviceIdentity.generate()
+    _publish_for(container, identity, "sqlite", PINNED_VERSION)
+    wrong = doctor(tmp_path, "--container", name)
+    found = wrong.get("docker.identity-storage-mismatch")
+    assert found["severity"] == "error"
+    assert f"its OpenClaw release {COMPAT_VERSION}" in found["seen"]
+    assert "reads identity/device.json, identity-init wrote state/openclaw.sqlite" in found["seen"]
+    assert f"OPENCLAW_VERSION={PINNED_VERSION}" in found["seen"]
+    assert f"set OPENCLAW_VERSION={COMPAT_VERSION}" in found["fix"]
+    _publish_for(container, identity, "json", COMPAT_VERSION)
+    right = doctor(tmp_path, "--container", name)
+    assert "docker.identity-storage-mismatch" not in right.ids

@@ -118,7 +118,9 @@ def test_init_only_then_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     document = json.loads(shown.stdout)
     published = json.loads((tmp_path / "state/identity/device.pub.json").read_text())
-    assert document == published
+    # The published document adds where the private half was written for the agent and the OpenClaw
+    # release that was decided from (env_for sets OPENCLAW_VERSION).
+    assert published == {**document, "storage": "sqlite", "openclawVersion": "2026.9.6"}
     assert set(document) == {"deviceId", "publicKey", "publicKeyPem", "createdAtMs", "slot"}
     assert db_device(tmp_path / "state") == document["deviceId"]
     again = entrypoint(tmp_path, "--init-only")

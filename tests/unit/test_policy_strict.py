@@ -6,7 +6,7 @@ Each row names the check that must decide (``all-passed`` for an approval) and a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 from pairing_fixtures import NOW, PROJECT, A, B, C, paired, policy, request, workload
@@ -123,6 +123,31 @@ ROWS = [
         "identity",
         "request from container agent (172.18.0.5) carries deviceId",
         req=request(C),
+    ),
+    Row(
+        "different key from a 2026.7 agent whose identity was written to SQLite → reject, naming the cause",
+        Action.REJECT,
+        "identity",
+        "the agent created its own key: its OpenClaw release 2026.7.35 (image openclaw-local:2026.7.35) "
+        "reads identity/device.json, identity-init wrote state/openclaw.sqlite for OPENCLAW_VERSION=2026.9.6 "
+        "— set OPENCLAW_VERSION=2026.7.35",
+        req=request(C),
+        workloads=(
+            workload(who=replace(A, storage="sqlite", release="2026.9.6"), image="openclaw-local:2026.7.35"),
+        ),
+    ),
+    Row(
+        "different key, storage matches the release → reject without a storage story",
+        Action.REJECT,
+        "identity",
+        "which is not the identity the container publishes (deviceId " + A.device_id[:12] + "…)",
+        req=request(C),
+        workloads=(
+            workload(
+                who=replace(A, storage="sqlite", release="2026.9.6"),
+                extra_labels={"org.opencontainers.image.version": "2026.9.6"},
+            ),
+        ),
     ),
     Row(
         "labelled container without readable identity → hold",

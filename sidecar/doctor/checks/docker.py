@@ -6,7 +6,8 @@ Read-only inspections through the Docker API (the same low-level client the side
   OpenClaw state dir) is under a bind mount or named volume — not the writable layer, not tmpfs, and
   not an anonymous volume that ``down -v``/``up -V`` drop;
 - the opt-in label is there and the identity-path label points at a readable, valid ``*.pub.json``
-  (read exactly as the sidecar reads it, through ``get_archive``);
+  (read exactly as the sidecar reads it, through ``get_archive``), written for the identity storage the
+  container's OpenClaw release reads (its image's version label or tag);
 - a container running ``openclaw-sidecar run`` exists, is healthy, has ``OPENCLAW_TRUSTED_ENV`` set
   (else it approves nothing) and watches this container's compose project.
 """
@@ -21,6 +22,8 @@ from typing import Any
 from sidecar.doctor.checks import Outcome
 from sidecar.doctor.findings import Finding, finding
 from sidecar.doctor.options import DoctorOptions
+from sidecar.identity.keys import PublicIdentity
+from sidecar.identity.release import image_release, own_key_cause
 from sidecar.trust import is_trusted
 
 SIDECAR_COMMAND_RE = re.compile(r"(^|[\s/])openclaw-sidecar\s+run\b")
@@ -74,8 +77,8 @@ def persistence_findings(attrs: Mapping[str, Any], env: Mapping[str, str]) -> tu
     return [], f"{path} is on {kind} {source} at {dest}: survives `docker compose up --force-recreate`"
 
 
-def _published_identity(api: Any, attrs: Mapping[str, Any], path: str) -> str | None:
-    """None when the sidecar could read a valid published identity at ``path``; else why not."""
+def _published_identity(api: Any, attrs: Mapping[str, Any], path: str) -> PublicIdentity | str:
+    """The valid published identity the sidecar reads at ``path``; else why there is none."""
     from sidecar.sources.docker import (
         IdentityUnavailable,
         check_archive_stat,
@@ -86,12 +89,23 @@ def _published_identity(api: Any, attrs: Mapping[str, Any], path: str) -> str | 
     try:
         stream, stat = api.get_archive(attrs["Id"], path)
         check_archive_stat(stat, path)
-        parse_identity_archive(read_bounded(stream), path)
+        return parse_identity_archive(read_bounded(stream), path)
     except IdentityUnavailable as exc:
         return str(exc)
     except Exception as exc:  # docker.errors.NotFound and friends: the file is not there
         return f"{path} cannot be read from the container ({getattr(exc, 'explanation', None) or exc})"
-    return None
+
+
+def storage_findings(
+    name: str, published: PublicIdentity, labels: Mapping[str, str], image: str
+) -> list[Finding]:
+    """The identity was written for storage the container's OpenClaw release does not read."""
+    cause = own_key_cause(published, labels, image)
+    if cause is None:
+        return []
+    found = image_release(labels, image)
+    assert found is not None  # own_key_cause needs the release
+    return [finding("docker.identity-storage-mismatch", f"container {name}: {cause}", release=found[0])]
 
 
 def label_findings(api: Any, attrs: Mapping[str, Any]) -> tuple[list[Finding], bool]:
@@ -114,10 +128,13 @@ def label_findings(api: Any, attrs: Mapping[str, Any]) -> tuple[list[Finding], b
         path = identity_path_for(labels, options)
     except IdentityUnavailable as exc:
         return [finding("docker.bad-identity-path-label", f"container {name}: {exc}")], True
-    problem = _published_identity(api, attrs, path)
-    if problem is not None:
-        return [finding("docker.published-identity-missing", f"container {name}: {problem}", path=path)], True
-    return [], True
+    published = _published_identity(api, attrs, path)
+    if isinstance(published, str):
+        return [
+            finding("docker.published-identity-missing", f"container {name}: {published}", path=path)
+        ], True
+    image = str((attrs.get("Config") or {}).get("Image") or "")
+    return storage_findings(name, published, labels, image), True
 
 
 def _sidecar_scope(attrs: Mapping[str, Any]) -> str | None:
