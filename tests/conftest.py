@@ -36,6 +36,12 @@ from tests.harness import netns
 from tests.harness.devices import reset_pairing
 from tests.harness.gateway import VERSIONS, RealGateway, installed
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the Docker engine run last: every container of every fixture stops with it."""
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)
+
+
 REQUIRE = os.environ.get("OPENCLAW_TEST_REQUIRE") == "1" or os.environ.get("CI", "").lower() == "true"
 RUN_ID = secrets.token_hex(4)
 
