@@ -17,16 +17,20 @@
 #       builds when no registry answers (and say so). local: never pull. registry: pulls must work.
 #   BASE_IMAGE=<image>          base of openclaw-pairing (default python:3.12-slim from a registry, else
 #                               local/python:3.11-bookworm built from Debian packages)
-#   OPENCLAW_VERSION=2026.9.6   OpenClaw version of the gateway/agent image
+#   OPENCLAW_VERSION=<release>  OpenClaw release of the gateway/agent image (default: OPENCLAW_VERSION in
+#                               compose/.env, else the pinned release, OPENCLAW_PINNED_VERSION in lib.sh);
+#                               the npm package is provisioned and openclaw-local:<release> built for it
 #   OPENCLAW_OFFICIAL_IMAGE=... official image reference (default openclaw/openclaw:$OPENCLAW_VERSION)
 #   OPENCLAW_PAIRING_IMAGE=...  tag of the project image (default openclaw-pairing:local)
 #   PULL_TIMEOUT=60             seconds allowed for one `docker pull`
+#   OPENCLAW_IMAGES_ENV=<file>  where to write the result (default build/images.env)
 #
-# Writes build/images.env (git-ignored): the image references and whether they were built locally;
-# scripts/up.sh and tests/e2e read it.
+# Writes build/images.env (git-ignored): the release, the image references and whether they were built
+# locally; scripts/up.sh and tests/e2e read it.
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OPENCLAW_VERSION="${OPENCLAW_VERSION:-2026.9.6}"
+OPENCLAW_VERSION=$(stack_openclaw_version "$ROOT/compose/.env")
+IMAGES_ENV="${OPENCLAW_IMAGES_ENV:-$ROOT/build/images.env}"
 IMAGE_SOURCE="${OPENCLAW_IMAGE_SOURCE:-auto}"
 PAIRING_IMAGE="${OPENCLAW_PAIRING_IMAGE:-openclaw-pairing:local}"
 OFFICIAL_IMAGE="${OPENCLAW_OFFICIAL_IMAGE:-openclaw/openclaw:$OPENCLAW_VERSION}"
@@ -36,6 +40,8 @@ LOCAL_BASE="local/python:3.11-bookworm"
 PULL_TIMEOUT="${PULL_TIMEOUT:-60}"
 HASH_LABEL="org.openclaw-pairing.content-hash"
 NODE_HOME="$CACHE/node-$NODE_WHEEL_VERSION"
+[[ "$OPENCLAW_VERSION" =~ ^[0-9]{4}\.[0-9]{1,2}\.[0-9]+([-.][0-9A-Za-z.-]+)?$ ]] \
+  || die "OPENCLAW_VERSION=$OPENCLAW_VERSION is not an OpenClaw release like $OPENCLAW_PINNED_VERSION (set it in compose/.env or the environment)"
 case "$IMAGE_SOURCE" in auto | local | registry) ;; *) die "OPENCLAW_IMAGE_SOURCE must be auto, local or registry (got '$IMAGE_SOURCE')" ;; esac
 
 T0=$(date +%s.%N)
@@ -51,10 +57,12 @@ sha() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; 
 # remembered for a day ($CACHE/registry-unreachable), so machines without a registry do not retry on
 # every run (OPENCLAW_IMAGE_SOURCE=registry, or deleting that file, tries again).
 NO_REGISTRY_STAMP="$CACHE/registry-unreachable"
+NOT_PULLED="OPENCLAW_IMAGE_SOURCE=local: never pulling"
 try_pull() {
   [ "$IMAGE_SOURCE" = local ] && return 1
   if [ "$IMAGE_SOURCE" = auto ] && [ -n "$(find "$NO_REGISTRY_STAMP" -mmin -1440 2>/dev/null)" ]; then
-    log "not pulling $1: no registry answered during the last day ($NO_REGISTRY_STAMP)"
+    NOT_PULLED="no registry answered during the last day ($NO_REGISTRY_STAMP)"
+    log "not pulling $1: $NOT_PULLED"
     return 1
   fi
   log "pulling $1 (up to ${PULL_TIMEOUT} s)"
@@ -63,6 +71,7 @@ try_pull() {
     return 0
   fi
   log "pull failed: $(tail -n 1 "$CACHE/pull.err")"
+  NOT_PULLED="no image registry answered (docker pull $1 failed)"
   [ "$IMAGE_SOURCE" = registry ] && die "OPENCLAW_IMAGE_SOURCE=registry but $1 cannot be pulled"
   touch "$NO_REGISTRY_STAMP"
   return 1
@@ -217,7 +226,7 @@ build_openclaw_local() {
     echo "$OPENCLAW_VERSION $NODE_WHEEL_VERSION"
   } | sha)
   if [ "$(image_hash "$LOCAL_OPENCLAW_IMAGE")" = "$hash" ]; then
-    note "$LOCAL_OPENCLAW_IMAGE is up to date (content hash $hash, $(image_size "$LOCAL_OPENCLAW_IMAGE"))"
+    note "OpenClaw image: $LOCAL_OPENCLAW_IMAGE, built locally earlier and up to date (content hash $hash, $(image_size "$LOCAL_OPENCLAW_IMAGE")); not the official image: $NOT_PULLED"
     return
   fi
   # Staging context of hard links (no copy of the 650 MB tree); plain copies across file systems.
@@ -226,20 +235,20 @@ build_openclaw_local() {
   cp -l "$node_bin" "$ctx/node" 2>/dev/null || cp "$node_bin" "$ctx/node"
   cp -al "$app/node_modules" "$app/package.json" "$app/package-lock.json" "$ctx/app/" 2>/dev/null \
     || cp -a "$app/node_modules" "$app/package.json" "$app/package-lock.json" "$ctx/app/"
-  log "building $LOCAL_OPENCLAW_IMAGE (openclaw $OPENCLAW_VERSION, Node $NODE_WHEEL_VERSION) with --network=none"
+  log "building $LOCAL_OPENCLAW_IMAGE (openclaw $OPENCLAW_VERSION, Node $NODE_WHEEL_VERSION) with --network=none; not the official image: $NOT_PULLED"
   docker build -q --network=none -f "$ROOT/compose/openclaw.Dockerfile" \
     --build-arg BASE_IMAGE="$base" --build-arg OPENCLAW_VERSION="$OPENCLAW_VERSION" \
     --build-arg NODE_VERSION="$NODE_WHEEL_VERSION" \
     --label "$HASH_LABEL=$hash" -t "$LOCAL_OPENCLAW_IMAGE" "$ctx" >/dev/null 2>"$CACHE/build-openclaw.log" \
     || { cat "$CACHE/build-openclaw.log" >&2; die "docker build of $LOCAL_OPENCLAW_IMAGE failed (log above)"; }
   rm -rf "$ctx"
-  note "built $LOCAL_OPENCLAW_IMAGE in $(since "$t") ($(image_size "$LOCAL_OPENCLAW_IMAGE"))"
+  note "OpenClaw image: built $LOCAL_OPENCLAW_IMAGE from the npm package openclaw@$OPENCLAW_VERSION in $(since "$t") ($(image_size "$LOCAL_OPENCLAW_IMAGE")); not the official image: $NOT_PULLED"
 }
 
 resolve_openclaw() {
   if [ -n "${OPENCLAW_IMAGE:-}" ]; then
     exists "$OPENCLAW_IMAGE" || try_pull "$OPENCLAW_IMAGE" || die "OPENCLAW_IMAGE=$OPENCLAW_IMAGE is neither present nor pullable"
-    note "OpenClaw image: $OPENCLAW_IMAGE (from OPENCLAW_IMAGE)"
+    note "OpenClaw image: $OPENCLAW_IMAGE (from OPENCLAW_IMAGE; it must contain OpenClaw $OPENCLAW_VERSION, the release OPENCLAW_VERSION names: identity-init writes that release's identity storage)"
     OPENCLAW_LOCAL=0
     return
   fi
@@ -248,7 +257,6 @@ resolve_openclaw() {
     note "OpenClaw image: $OPENCLAW_IMAGE (official)"
     return
   fi
-  [ "$IMAGE_SOURCE" = auto ] && note "no image registry answered: building the OpenClaw image locally from the npm package"
   build_openclaw_local
   OPENCLAW_IMAGE=$LOCAL_OPENCLAW_IMAGE OPENCLAW_LOCAL=1
 }
@@ -257,9 +265,10 @@ main() {
   command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "no Docker engine answers (run: scripts/docker-engine.sh ensure)"
   build_pairing
   resolve_openclaw
-  mkdir -p "$ROOT/build"
-  cat >"$ROOT/build/images.env" <<EOF
+  mkdir -p "$(dirname "$IMAGES_ENV")"
+  cat >"$IMAGES_ENV" <<EOF
 # written by scripts/build-images.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ); read by scripts/up.sh and tests/e2e
+OPENCLAW_VERSION=$OPENCLAW_VERSION
 OPENCLAW_IMAGE=$OPENCLAW_IMAGE
 OPENCLAW_PAIRING_IMAGE=$PAIRING_IMAGE
 OPENCLAW_IMAGES_LOCAL=$OPENCLAW_LOCAL

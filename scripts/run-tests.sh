@@ -15,8 +15,12 @@ fi
 [ "$started_engine" = 1 ] && trap 'scripts/docker-engine.sh stop' EXIT
 if timeout 10 docker info >/dev/null 2>&1; then
   scripts/docker-engine.sh compose
-  # Tests never pull: the same locally built images on every machine (Debian base + the npm package).
-  OPENCLAW_IMAGE_SOURCE="${OPENCLAW_IMAGE_SOURCE:-local}" scripts/build-images.sh
+  # Tests never pull: the same locally built images on every machine (Debian base + the npm package),
+  # for the pinned release and for the JSON-identity-era one the compose stack is also tested on.
+  OPENCLAW_IMAGE_SOURCE="${OPENCLAW_IMAGE_SOURCE:-local}" OPENCLAW_VERSION=$OPENCLAW_PINNED_VERSION \
+    scripts/build-images.sh
+  OPENCLAW_IMAGE_SOURCE="${OPENCLAW_IMAGE_SOURCE:-local}" OPENCLAW_VERSION=$OPENCLAW_COMPAT_VERSION \
+    OPENCLAW_IMAGES_ENV="build/images-$OPENCLAW_COMPAT_VERSION.env" scripts/build-images.sh
 fi
 log "provisioning took $(( $(date +%s) - t0 )) s"
 

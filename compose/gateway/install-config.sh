@@ -15,11 +15,12 @@
 # OPENCLAW_STACK_VERSION (compose: OPENCLAW_VERSION from compose/.env) is only compared, to warn when the
 # stack was told another release than the image runs: identity-init writes the identity storage of the
 # release it was told.
+# (OPENCLAW_APP_DIR, default /app: where the image keeps OpenClaw; tests point it at an npm install.)
 set -eu
 here=$(dirname "$0")
-release=$(node -e '
-  const fs = require("fs"), path = require("path");
-  for (const dir of [path.dirname(fs.realpathSync("/app/dist")), "/app"]) {
+release=$(OPENCLAW_APP_DIR="${OPENCLAW_APP_DIR:-/app}" node -e '
+  const fs = require("fs"), path = require("path"), app = process.env.OPENCLAW_APP_DIR;
+  for (const dir of [path.dirname(fs.realpathSync(path.join(app, "dist"))), app]) {
     try {
       const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
       if (pkg.name === "openclaw" && typeof pkg.version === "string") { console.log(pkg.version); process.exit(0); }
@@ -39,7 +40,7 @@ case "$release" in
       why="OpenClaw $release: releases before 2026.8 reject gateway.nodes.pairing.*, models.catalogRefresh, telemetry"
     fi
     ;;
-  *) why="OpenClaw release unknown (no package.json of openclaw behind /app/dist): the current schema's file" ;;
+  *) why="OpenClaw release unknown (no package.json of openclaw behind ${OPENCLAW_APP_DIR:-/app}/dist): the current schema's file" ;;
 esac
 install -m 600 "$here/$file" "$HOME/.openclaw/openclaw.json"
 echo "[install-config] installed $file as $HOME/.openclaw/openclaw.json ($why)" >&2

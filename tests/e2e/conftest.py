@@ -3,8 +3,11 @@
 - ``e2e_images`` (session): the image references to run. Reads build/images.env (written by
   scripts/build-images.sh, which `make test` runs first); builds the images if it is missing, without a
   registry unless OPENCLAW_IMAGE_SOURCE says otherwise.
-- ``stack_factory`` (function): ``stack_factory(trusted=True, overlays=())`` → a ``ComposeStack`` with a
-  project name unique to this run and test. Every project is taken down with its volumes after the test;
+- ``compat_images`` (session): the same for the JSON-identity-era release (``COMPAT_VERSION``, from
+  scripts/lib.sh); build-images.sh writes its result to a file of its own, not build/images.env.
+- ``stack_factory`` (function): ``stack_factory(trusted=True, overlays=(), images=None)`` → a
+  ``ComposeStack`` (of ``e2e_images`` unless ``images`` is given) with a project name unique to this run
+  and test. Every project is taken down with its volumes after the test;
   containers and networks a test adds carry ``openclaw.test-run=<run id>`` and are removed too. A session
   sweep removes anything left with this run's project-name prefix (e.g. after an interrupted test).
 
@@ -24,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RUN_ID, need
-from tests.e2e.stack import LOCAL_OPENCLAW_IMAGE, ROOT, ComposeStack, Images, run
+from tests.e2e.stack import COMPAT_VERSION, PINNED_VERSION, ROOT, ComposeStack, Images, run
 
 PREFIX = f"ocpe2e{RUN_ID}"
 _counter = itertools.count(1)
@@ -46,6 +49,32 @@ def _read_images_env(path: Path) -> dict[str, str]:
     return values
 
 
+def build_images(version: str, env_path: Path) -> Images:
+    """Run scripts/build-images.sh for ``version`` (it rebuilds only what changed) and read its result."""
+    previous = _read_images_env(env_path) if env_path.exists() else {}
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCLAW_IMAGE", "OPENCLAW_IMAGES_ENV")}
+    env.update(OPENCLAW_VERSION=version, OPENCLAW_IMAGES_ENV=str(env_path))
+    env.setdefault(
+        "OPENCLAW_IMAGE_SOURCE", "auto" if previous.get("OPENCLAW_IMAGES_LOCAL") == "0" else "local"
+    )
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "build-images.sh")], capture_output=True, text=True, env=env, timeout=1800
+    )
+    need(
+        proc.returncode == 0,
+        f"the stack's images for OpenClaw {version}",
+        f"`OPENCLAW_VERSION={version} scripts/build-images.sh` failed (make test provisions it first):\n"
+        f"{proc.stderr[-3000:]}",
+    )
+    values = _read_images_env(env_path)
+    return Images(
+        openclaw=values.get("OPENCLAW_IMAGE", f"openclaw-local:{version}"),
+        pairing=values.get("OPENCLAW_PAIRING_IMAGE", "openclaw-pairing:local"),
+        local=values.get("OPENCLAW_IMAGES_LOCAL", "1") == "1",
+        version=values.get("OPENCLAW_VERSION", version),
+    )
+
+
 @pytest.fixture(scope="session")
 def e2e_images() -> Iterator[Images]:
     need(
@@ -59,27 +88,15 @@ def e2e_images() -> Iterator[Images]:
         "Run `scripts/docker-engine.sh compose` (make test does).",
     )
     # Always ask build-images.sh: it rebuilds only what changed (content-hash labels), so the suite never
-    # runs a stale sidecar image, and takes about a second when everything is up to date.
-    env_path = ROOT / "build" / "images.env"
-    previous = _read_images_env(env_path) if env_path.exists() else {}
-    env = dict(os.environ)
-    env.setdefault(
-        "OPENCLAW_IMAGE_SOURCE", "auto" if previous.get("OPENCLAW_IMAGES_LOCAL") == "0" else "local"
-    )
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "build-images.sh")], capture_output=True, text=True, env=env, timeout=1800
-    )
-    need(
-        proc.returncode == 0, "the stack's images", f"scripts/build-images.sh failed:\n{proc.stderr[-3000:]}"
-    )
-    values = _read_images_env(env_path)
-    images = Images(
-        openclaw=values.get("OPENCLAW_IMAGE", LOCAL_OPENCLAW_IMAGE),
-        pairing=values.get("OPENCLAW_PAIRING_IMAGE", "openclaw-pairing:local"),
-        local=values.get("OPENCLAW_IMAGES_LOCAL", "1") == "1",
-    )
-    yield images
+    # runs a stale sidecar image, and takes about a second when everything is up to date. The release is
+    # always the pinned one (never a user's compose/.env).
+    yield build_images(PINNED_VERSION, ROOT / "build" / "images.env")
     _sweep()
+
+
+@pytest.fixture(scope="session")
+def compat_images(e2e_images: Images) -> Images:
+    return build_images(COMPAT_VERSION, ROOT / "build" / f"images-{COMPAT_VERSION}.env")
 
 
 def _sweep() -> None:
@@ -122,12 +139,14 @@ def stack_factory(
 ) -> Iterator[Callable[..., ComposeStack]]:
     made: list[ComposeStack] = []
 
-    def make(*, trusted: bool = True, overlays: Sequence[str] = ()) -> ComposeStack:
+    def make(
+        *, trusted: bool = True, overlays: Sequence[str] = (), images: Images | None = None
+    ) -> ComposeStack:
         n = next(_counter)
         stack = ComposeStack(
             name=f"{PREFIX}-{n}",
             workdir=tmp_path / f"stack{n}",
-            images=e2e_images,
+            images=images or e2e_images,
             trusted=trusted,
             overlays=tuple(overlays),
             run_label=dict(run_label),

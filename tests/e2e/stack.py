@@ -31,8 +31,20 @@ COMPOSE_DIR = ROOT / "compose"
 PORTS_OVERRIDE = Path(__file__).resolve().parent / "compose.ports.yml"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REQUEST_ID = re.compile(r"requestId: ([0-9a-f-]{36})")
-LOCAL_OPENCLAW_IMAGE = "openclaw-local:2026.9.6"
 T = TypeVar("T")
+
+
+def lib_setting(name: str) -> str:
+    """A ``NAME=value`` setting of scripts/lib.sh (the pinned releases live there, once)."""
+    m = re.search(rf"^{name}=(\S+)", (ROOT / "scripts" / "lib.sh").read_text(), re.M)
+    if m is None:
+        raise AssertionError(f"scripts/lib.sh has no {name}= line")
+    return m.group(1)
+
+
+PINNED_VERSION = lib_setting("OPENCLAW_PINNED_VERSION")  # the release the stack runs by default
+COMPAT_VERSION = lib_setting("OPENCLAW_COMPAT_VERSION")  # the JSON-identity-era release the tests also run
+LOCAL_OPENCLAW_IMAGE = f"openclaw-local:{PINNED_VERSION}"
 
 
 class StackError(AssertionError):
@@ -86,6 +98,7 @@ class Images:
     openclaw: str
     pairing: str
     local: bool
+    version: str = PINNED_VERSION  # OPENCLAW_VERSION: the only setting that differs between releases
 
 
 @dataclass
@@ -112,6 +125,7 @@ class ComposeStack:
             "OPENCLAW_AGENTS_NETWORK_INTERNAL": "true",
             "OPENCLAW_PAIRING_IMAGE": self.images.pairing,
             "DOCKER_SOCKET_GID": str(gid),
+            "OPENCLAW_VERSION": self.images.version,
         }
         if self.trusted:
             lines["OPENCLAW_TRUSTED_ENV"] = "1"  # untrusted = unset: the compose file's default must be off
