@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sidecar.errors import ConfigError, GatewayRequestError, PairingError
+from sidecar.errors import ConfigError, GatewayRequestError, MissingScope, PairingError
 
 if TYPE_CHECKING:
     from sidecar.gateway.client import GatewayClient
@@ -209,9 +209,31 @@ def _run(args: argparse.Namespace, body: Any) -> int:
         code: int = asyncio.run(body(opts, args))
         return code
     except PairingError as exc:
+        exc = explain_missing_scope(exc, args)
         if args.json:
             emit_json(json_error(exc))
-        raise
+        raise exc from None
+
+
+REMOTE_HINT = (
+    "the gateway treated this connection as remote, and a client without a paired device gets no scopes "
+    "there (only the gateway's own loopback counts as local; Docker's published port never does). Run the "
+    "CLI where the gateway sees it as local - for the compose stack: scripts/pairing.sh {command} (= cd "
+    "compose && docker compose exec pairing-sidecar openclaw-sidecar {command}) - or give it a device with "
+    "--state-dir DIR and approve that device once"
+)
+
+
+def explain_missing_scope(exc: PairingError, args: argparse.Namespace) -> PairingError:
+    """A device-less MissingScope almost always means "remote": say so, and what to run instead."""
+    if not isinstance(exc, MissingScope) or getattr(args, "state_dir", None):
+        return exc
+    if os.environ.get("OPENCLAW_PAIRING_STATE_DIR"):
+        return exc
+    command = getattr(args, "command", None) or "list"
+    if command != "list":
+        command += " <same arguments>"
+    return MissingScope(f"{exc}. Why: {REMOTE_HINT.format(command=command)}", scope=exc.scope)
 
 
 async def _list(opts: GatewayOptions, args: argparse.Namespace) -> int:
