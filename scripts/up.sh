@@ -7,6 +7,9 @@
 #
 # Creates compose/.env from compose/.env.example on first use (random gateway token, trusted flag on:
 # `make up` runs on your own machine). Images come from scripts/build-images.sh (build/images.env).
+# Keeps two lines of compose/.env in step with what it runs, so every `docker compose ...` command it
+# prints works verbatim in compose/: OPENCLAW_VERSION (`make up OPENCLAW_VERSION=<release>` writes it) and
+# COMPOSE_FILE (the base file plus docker-compose.local.yml and the overlays in use).
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 COMPOSE_DIR="$ROOT/compose"
@@ -22,6 +25,35 @@ ensure_env() {
     "$COMPOSE_DIR/.env.example" >"$ENV_FILE"
   chmod 600 "$ENV_FILE"
   log "created compose/.env: a random gateway token, OPENCLAW_TRUSTED_ENV=1 (edit it to change either)"
+}
+
+# set_env_line KEY VALUE WHY: make compose/.env say KEY=VALUE (replacing an earlier KEY= line, or
+# appending one after a comment line WHY); says so when it changed anything.
+set_env_line() {
+  local changed
+  changed=$(python3 - "$ENV_FILE" "$1" "$2" "$3" <<'PYTHON'
+import os, sys
+path, key, value, why = sys.argv[1:]
+lines = open(path).read().splitlines()
+want = f"{key}={value}"
+hits = [i for i, line in enumerate(lines) if line.split("=", 1)[0].strip() == key and "=" in line]
+if hits and lines[hits[-1]].split(" #", 1)[0].strip() == want:
+    sys.exit(0)
+if hits:
+    lines[hits[-1]] = want
+    for i in reversed(hits[:-1]):
+        del lines[i]
+else:
+    lines += [f"# {why}", want]
+tmp = path + ".tmp"
+with open(tmp, "w") as fh:
+    fh.write("\n".join(lines) + "\n")
+os.chmod(tmp, 0o600)
+os.replace(tmp, path)
+print("changed")
+PYTHON
+)
+  [ -z "$changed" ] || log "compose/.env: $1=$2"
 }
 
 # The compose command line, shared with down.sh: base file + local images overlay + requested overlays.
@@ -42,6 +74,9 @@ compose_files() {
     [ -f "$COMPOSE_DIR/docker-compose.$o.yml" ] || die "no overlay compose/docker-compose.$o.yml"
     FILES+=(-f "$COMPOSE_DIR/docker-compose.$o.yml")
   done
+  local names=() i
+  for ((i = 1; i < ${#FILES[@]}; i += 2)); do names+=("$(basename "${FILES[$i]}")"); done
+  COMPOSE_FILE_LINE=$(IFS=:; printf '%s' "${names[*]}")
   # The sidecar runs as uid 1000 and needs the socket's group. On Linux the host's socket is the one
   # containers see; Docker Desktop's VM has its own (root-owned), so the compose default (0) stays.
   if [ -z "${DOCKER_SOCKET_GID:-}" ] && [ "$(uname -s)" = Linux ] && [ -S "${DOCKER_SOCKET:-/var/run/docker.sock}" ]; then
@@ -51,13 +86,37 @@ compose_files() {
 }
 dc() { docker compose --project-directory "$COMPOSE_DIR" "${FILES[@]}" "$@"; }
 
+# The release: `make up OPENCLAW_VERSION=...` (environment), else compose/.env, else the pinned one. The
+# images must be built for it (build/images.env names the release they were built for).
+release() {
+  OPENCLAW_VERSION=$(stack_openclaw_version "$ENV_FILE")
+  export OPENCLAW_VERSION
+  set_env_line OPENCLAW_VERSION "$OPENCLAW_VERSION" \
+    "The OpenClaw release of the stack (images, identity storage); make up OPENCLAW_VERSION=<release> sets it"
+  local built=""
+  [ -f "$ROOT/build/images.env" ] && built=$(sed -n 's/^OPENCLAW_VERSION=//p' "$ROOT/build/images.env")
+  if [ "$built" != "$OPENCLAW_VERSION" ]; then
+    log "images were built for OpenClaw ${built:-(unknown)}, the stack runs $OPENCLAW_VERSION: building them"
+    "$ROOT/scripts/build-images.sh"
+  fi
+  local own="${OPENCLAW_IMAGE:-}"
+  [ -n "$own" ] || own=$(sed -n 's/^OPENCLAW_IMAGE=\([^[:space:]#]*\).*/\1/p' "$ENV_FILE" | tail -n 1)
+  if [ -n "$own" ]; then
+    log "OPENCLAW_IMAGE=$own: the stack takes it to contain OpenClaw $OPENCLAW_VERSION (OPENCLAW_VERSION)." \
+      "identity-init writes the identity storage of $OPENCLAW_VERSION (identity/device.json up to 2026.7," \
+      "state/openclaw.sqlite from 2026.8); if the image holds a release on the other side of 2026.8, its" \
+      "agent makes its own key and is never approved (the sidecar's audit and the gateway log say so)." \
+      "Set OPENCLAW_VERSION=<the image's release> in compose/.env."
+  fi
+}
+
 main() {
-  [ -f "$ROOT/build/images.env" ] || "$ROOT/scripts/build-images.sh"
   ensure_env
+  release
   compose_files
-  local shown=() i
-  for ((i = 1; i < ${#FILES[@]}; i += 2)); do shown+=("$(basename "${FILES[$i]}")"); done
-  log "docker compose up -d --wait (${shown[*]}); compose's own output goes to $CACHE/up.log"
+  set_env_line COMPOSE_FILE "$COMPOSE_FILE_LINE" \
+    "managed by make up: the compose files in use, so a plain \`docker compose ...\` in compose/ uses them too"
+  log "docker compose up -d --wait (${COMPOSE_FILE_LINE//:/ }; OpenClaw $OPENCLAW_VERSION); compose's own output goes to $CACHE/up.log"
   local t0 since rc=0
   t0=$(date +%s.%N)
   since=$(python3 -c 'from datetime import datetime, timezone; print(datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))')
@@ -73,6 +132,14 @@ main() {
   story "$since"
 }
 
+# How to run compose by hand from where the user ran make: `cd <compose dir> && docker compose ...`.
+hint_prefix() {
+  local rel
+  rel=$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1]))' "$COMPOSE_DIR")
+  case "$rel" in ../*) rel=$COMPOSE_DIR ;; esac
+  printf 'cd %q && docker compose' "$rel"
+}
+
 # Read the story from the containers (only what happened since this `up` began): gateway readiness, the
 # identity the agent got, its pairing request, the sidecar's decision from its audit trail, and whether
 # the agent connected. Restarts the agent once after an approval: OpenClaw's node host pauses after
@@ -80,11 +147,11 @@ main() {
 story() {
   local project
   project=$(dc config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')
-  python3 - "$project" "$STORY_TIMEOUT" "$1" "${FILES[@]}" <<'PYTHON'
+  python3 - "$project" "$STORY_TIMEOUT" "$1" "$(hint_prefix)" "${FILES[@]}" <<'PYTHON'
 import json, re, subprocess, sys, time
 from datetime import datetime
 
-project, timeout, since, files = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
+project, timeout, since, hint, files = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CHECK_WORDS = {"identity": "key", "remote-ip": "ip"}
 SURFACE = "capability surface is awaiting"
@@ -202,12 +269,12 @@ while time.monotonic() < deadline:
 if connected:
     note = "with the device it was approved for" if seen_request else "with its existing device, nothing to approve"
     say(f"agent connected to the gateway {note}")
-    say("recreate it (docker compose up -d --force-recreate agent): same device, no new request")
+    say(f"recreate it ({hint} up -d --force-recreate agent): same device, no new request")
     if surface:
         say("note: OpenClaw separately asks an operator to approve the node's command surface; the sidecar")
-        say("      approves devices only: docker compose exec openclaw-gateway node dist/index.js nodes pending")
+        say(f"      approves devices only: {hint} exec openclaw-gateway node dist/index.js nodes pending")
 else:
-    say(f"agent not connected after {timeout:.0f} s; see: docker compose -p {project} logs agent pairing-sidecar")
+    say(f"agent not connected after {timeout:.0f} s; see: {hint} logs agent pairing-sidecar")
 print(flush=True)
 PYTHON
 }

@@ -1,0 +1,140 @@
+"""Issue 10, defect 4: every command `make up` prints works verbatim on the machine that printed it.
+
+scripts/up.sh runs for real on a copy of the checkout's scripts/ and compose/ (the shipped files,
+unchanged), with a compose/.env like the one it writes for a user plus a project name and a free port of
+this test's own. It must write COMPOSE_FILE (the local-images overlay included) into compose/.env; then
+each `cd … && docker compose …` it printed is run with bash, verbatim, from the directory make ran in,
+with no OPENCLAW_*/COMPOSE_* variables in the environment — as a user would paste it. The recreate hint
+must recreate the agent, which connects with its approved device and makes no new request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PREFIX
+from tests.e2e.stack import ROOT, Images, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.docker]
+
+HINT = re.compile(r"(cd \S+ && docker compose [^)\n]*?)\s*(?:\)|$)", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "COMPOSE_", "DOCKER_SOCKET"))
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def checkout(e2e_images: Images, tmp_path: Path) -> Iterator[Path]:
+    """scripts/ and compose/ as shipped, build/images.env as build-images.sh wrote it, a user's .env."""
+    co = tmp_path / "checkout"
+    shutil.copytree(ROOT / "scripts", co / "scripts")
+    shutil.copytree(ROOT / "compose", co / "compose", ignore=shutil.ignore_patterns(".env"))
+    (co / "build").mkdir()
+    shutil.copy(ROOT / "build" / "images.env", co / "build" / "images.env")
+    project = f"{PREFIX}-hints"
+    sock = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
+    (co / "compose" / ".env").write_text(
+        (ROOT / "compose" / ".env.example").read_text()
+        + f"OPENCLAW_GATEWAY_TOKEN=hints-{os.urandom(8).hex()}\n"
+        + "OPENCLAW_TRUSTED_ENV=1\n"
+        + "OPENCLAW_AGENTS_NETWORK_INTERNAL=true\n"
+        + f"OPENCLAW_GATEWAY_PORT={free_port()}\n"
+        + f"COMPOSE_PROJECT_NAME={project}\n"
+        + f"OPENCLAW_PAIRING_IMAGE={e2e_images.pairing}\n"
+        + f"DOCKER_SOCKET_GID={os.stat(sock).st_gid if os.path.exists(sock) else 0}\n"
+    )
+    try:
+        yield co
+    finally:
+        subprocess.run(
+            ["docker", "compose", "down", "--volumes", "--remove-orphans", "-t", "2"],
+            cwd=co / "compose",
+            env=clean_env(),
+            capture_output=True,
+            timeout=180,
+        )
+
+
+def compose_in(co: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["docker", "compose", *args], cwd=co / "compose", env=clean_env(), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def devices(co: Path) -> dict[str, Any]:
+    """The gateway's own view (the real OpenClaw CLI in the gateway container)."""
+    out = compose_in(
+        co, "exec", "-T", "openclaw-gateway", "node", "dist/index.js", "devices", "list", "--json"
+    )
+    data: dict[str, Any] = json.loads(out[out.index("{") :])
+    return data
+
+
+def test_every_compose_command_make_up_prints_runs_verbatim(checkout: Path, tmp_path: Path) -> None:
+    up = subprocess.run(
+        ["bash", str(checkout / "scripts" / "up.sh")],
+        cwd=checkout,
+        env=clean_env(OPENCLAW_PAIRING_CACHE=str(tmp_path / "cache"), STORY_TIMEOUT="150"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    printed = up.stdout + up.stderr
+    assert up.returncode == 0, printed[-4000:]
+    env_file = (checkout / "compose" / ".env").read_text()
+    assert re.search(r"^COMPOSE_FILE=docker-compose\.yml:docker-compose\.local\.yml$", env_file, re.M), (
+        env_file
+    )
+    assert "agent connected to the gateway with the device it was approved for" in printed, printed[-4000:]
+
+    hints = HINT.findall(printed)
+    recreate = [h for h in hints if "--force-recreate agent" in h]
+    assert recreate == ["cd compose && docker compose up -d --force-recreate agent"], printed[-3000:]
+    before = compose_in(checkout, "ps", "-q", "agent").strip()
+    before_listing = devices(checkout)
+    for hint in dict.fromkeys(hints):
+        ran = subprocess.run(
+            ["bash", "-c", hint], cwd=checkout, env=clean_env(), capture_output=True, text=True, timeout=300
+        )
+        assert ran.returncode == 0, (
+            f"printed command failed: {hint}\n{ran.stdout[-1500:]}\n{ran.stderr[-1500:]}"
+        )
+
+    after = compose_in(checkout, "ps", "-q", "agent").strip()
+    assert after
+    assert after != before, "the recreate hint did not recreate the agent"
+
+    def connected() -> bool:
+        logs = subprocess.run(["docker", "logs", after], capture_output=True, text=True, timeout=60)
+        return "gateway connected" in logs.stdout + logs.stderr
+
+    wait_for("the recreated agent to connect", connected, 90, 1.0)
+    logs = subprocess.run(["docker", "logs", after], capture_output=True, text=True, timeout=60)
+    assert "pairing required" not in logs.stdout + logs.stderr, "the recreated agent asked to pair again"
+    listing = devices(checkout)
+    assert listing["pending"] == [], listing
+    assert [d["deviceId"] for d in listing["paired"]] == [d["deviceId"] for d in before_listing["paired"]]
