@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-K8S = Path(__file__).resolve().parents[2] / "k8s"
-COMPOSE_CONFIG = Path(__file__).resolve().parents[2] / "compose" / "gateway" / "openclaw.json5"
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "k8s"
+COMPOSE_CONFIG = ROOT / "compose" / "gateway" / "openclaw.json5"
+PINNED = re.search(r"^OPENCLAW_PINNED_VERSION=(\S+)", (ROOT / "scripts" / "lib.sh").read_text(), re.M)
+assert PINNED is not None
+PINNED_VERSION = PINNED.group(1)
 OPT_IN = "openclaw.pairing.auto-approve"
 
 
@@ -55,12 +59,27 @@ def test_kustomizations_reference_existing_files() -> None:
 
 
 def test_images_are_pinned() -> None:
-    for directory in (K8S, K8S / "agent-statefulset"):
-        images = {
-            i["name"]: i for i in yaml.safe_load((directory / "kustomization.yaml").read_text())["images"]
-        }
-        assert images["openclaw/openclaw"]["newTag"] == "2026.9.6"
+    """The OpenClaw release is set once, in k8s/release/release.env; both variants include that component."""
+    assert (K8S / "release" / "release.env").read_text().strip() == f"OPENCLAW_VERSION={PINNED_VERSION}"
+    for directory, component in ((K8S, "release"), (K8S / "agent-statefulset", "../release")):
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        assert kustomization["components"] == [component]
+        images = {i["name"]: i for i in kustomization["images"]}
+        assert "openclaw/openclaw" not in images, "the OpenClaw tag must come from k8s/release only"
         assert images["openclaw-pairing"]["newTag"]
+    for doc, kind, container in (
+        (GATEWAY, "Deployment", "gateway"),
+        (AGENT, "Deployment", "agent"),
+        (STATEFULSET, "StatefulSet", "agent"),
+    ):
+        found = [
+            c
+            for d in doc
+            if d["kind"] == kind
+            for c in d["spec"]["template"]["spec"]["containers"]
+            if c["name"] == container
+        ]
+        assert [c["image"] for c in found] == ["openclaw/openclaw:OPENCLAW_VERSION"]
 
 
 def test_gateway_has_state_volume_service_probes_and_token_from_a_secret() -> None:
@@ -106,7 +125,11 @@ def test_agent_gets_its_identity_from_an_init_container(source: str) -> None:
     assert init["command"] == ["openclaw-entrypoint", "--init-only"]
     init_env = env_of(init)
     assert init_env["OPENCLAW_STATE_DIR"] == "/home/node/.openclaw"
-    assert init_env["OPENCLAW_IDENTITY_FORMAT"] == "sqlite"
+    # The storage follows the release (k8s/release/release.env), never a hard-coded format.
+    assert init_env["OPENCLAW_IDENTITY_FORMAT"] == "auto"
+    assert init_env["OPENCLAW_VERSION"] == {
+        "configMapKeyRef": {"name": "openclaw-release", "key": "OPENCLAW_VERSION"}
+    }
     # The init container writes into the same state dir the agent reads.
     assert mounts_of(init)["state"] == mounts_of(agent)["state"] == "/home/node/.openclaw"
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
@@ -148,3 +171,46 @@ def test_k8s_gateway_config_matches_the_compose_one() -> None:
         "telemetry:{enabled:false}",
     ):
         assert needle in settings
+
+
+@pytest.mark.parametrize("name", ["install-config.sh", "openclaw.2026.7.json5"])
+def test_k8s_gateway_era_files_are_the_compose_ones(name: str) -> None:
+    """The gateway picks its config per schema era exactly as in compose (same script, same files)."""
+    assert (K8S / "base" / name).read_text() == (ROOT / "compose" / "gateway" / name).read_text()
+    gateway = by_kind(GATEWAY, "Deployment", "openclaw-gateway")
+    command = " ".join(gateway["spec"]["template"]["spec"]["containers"][0]["command"])
+    assert "sh /etc/openclaw/install-config.sh && exec node dist/index.js gateway" in command
+
+
+@pytest.mark.parametrize("variant", ["", "agent-statefulset"])
+def test_one_release_line_switches_images_and_identity_storage(variant: str, tmp_path: Path) -> None:
+    """Rendered with the real kustomize (`kubectl kustomize`): edit release.env only, everything follows."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import need
+
+    need(shutil.which("kubectl") is not None, "kubectl (kustomize)", "Install kubectl (it renders offline).")
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    (copy / "release" / "release.env").write_text("OPENCLAW_VERSION=2026.7.35\n")
+    proc = subprocess.run(
+        ["kubectl", "kustomize", str(copy / variant)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    images = sorted(
+        c["image"]
+        for d in docs
+        if d["kind"] in ("Deployment", "StatefulSet")
+        for c in d["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith("openclaw/openclaw")
+    )
+    assert images == ["openclaw/openclaw:2026.7.35", "openclaw/openclaw:2026.7.35"]
+    release = [
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("openclaw-release")
+    ]
+    assert len(release) == 1
+    assert release[0]["data"] == {"OPENCLAW_VERSION": "2026.7.35"}
+    workloads = "".join(yaml.safe_dump(d) for d in docs if d["kind"] in ("Deployment", "StatefulSet"))
+    assert "sqlite" not in workloads.lower(), "a hard-coded SQLite identity format is left"
