@@ -34,6 +34,7 @@ docker:
 images: venv docker
 	scripts/build-images.sh
 
+# `make up OPENCLAW_VERSION=<release>`: images for that release, and up.sh writes it into compose/.env.
 up: venv docker images
 	scripts/up.sh
 
@@ -55,7 +56,8 @@ fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv node
+# run-bench.sh provisions Node and OpenClaw itself (once; no `node` prerequisite, which did it twice).
+bench: venv
 	scripts/run-bench.sh $(ARGS)
 
 clean:
