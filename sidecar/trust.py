@@ -1,16 +1,14 @@
 """The trusted-environment flag: the master gate for every approval this project sends.
 
 Only the process environment can set it (never a config file), and only an explicit truthy spelling
-counts: anything else, including typos and empty values, means "not trusted" — fail closed.
+counts: anything else, including typos and empty values, means "not trusted" — fail closed. The variable
+and its parser live in ``sidecar.envvars`` with every other one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from sidecar.envvars import TRUSTED_ENV, TRUTHY, is_trusted
 
-TRUSTED_ENV_VAR = "OPENCLAW_TRUSTED_ENV"
-TRUTHY = frozenset({"1", "true", "yes", "on"})
+TRUSTED_ENV_VAR = TRUSTED_ENV.name
 
-
-def is_trusted(environ: Mapping[str, str]) -> bool:
-    return environ.get(TRUSTED_ENV_VAR, "").strip().lower() in TRUTHY
+__all__ = ["TRUSTED_ENV_VAR", "TRUTHY", "is_trusted"]

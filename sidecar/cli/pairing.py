@@ -25,14 +25,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sidecar import envvars
 from sidecar.errors import ConfigError, GatewayRequestError, MissingScope, PairingError
 
 if TYPE_CHECKING:
     from sidecar.gateway.client import GatewayClient
     from sidecar.gateway.models import PairingList, PendingRequest
 
-DEFAULT_URL = "ws://127.0.0.1:18789"
-IDENTITY_FILE = "identity.json"
+DEFAULT_URL = envvars.DEFAULT_GATEWAY_URL
+IDENTITY_FILE = envvars.LISTER_IDENTITY_FILE
 
 
 # --- options shared by every gateway command ------------------------------------------------------
@@ -79,14 +80,14 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def gateway_options(args: argparse.Namespace, environ: Mapping[str, str]) -> GatewayOptions:
-    url = (args.url or environ.get("OPENCLAW_GATEWAY_URL") or DEFAULT_URL).strip()
+    url: str = args.url.strip() if args.url else envvars.GATEWAY_URL.read(environ)
     from sidecar.gateway.urls import check_url
 
     check_url(url)
     if args.timeout <= 0:
         raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    token = args.token if args.token is not None else environ.get("OPENCLAW_GATEWAY_TOKEN")
-    state_dir = args.state_dir or environ.get("OPENCLAW_PAIRING_STATE_DIR") or None
+    token = args.token if args.token is not None else envvars.GATEWAY_TOKEN.raw(environ)
+    state_dir = args.state_dir or environ.get(envvars.pairing_var("state_dir"), "").strip() or None
     return GatewayOptions(
         url, (token or "").strip() or None, state_dir, bool(args.admin), float(args.timeout)
     )
@@ -228,7 +229,7 @@ def explain_missing_scope(exc: PairingError, args: argparse.Namespace) -> Pairin
     """A device-less MissingScope almost always means "remote": say so, and what to run instead."""
     if not isinstance(exc, MissingScope) or getattr(args, "state_dir", None):
         return exc
-    if os.environ.get("OPENCLAW_PAIRING_STATE_DIR"):
+    if os.environ.get(envvars.pairing_var("state_dir")):
         return exc
     command = getattr(args, "command", None) or "list"
     if command != "list":

@@ -40,9 +40,9 @@ log = logging.getLogger("sidecar.cli.run")
 
 
 def load_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
-    from sidecar.settings import Settings
+    from sidecar.settings import load_settings
 
-    return Settings.load(environ=os.environ if environ is None else environ, config_path=args.config)
+    return load_settings(environ=os.environ if environ is None else environ, config_path=args.config)
 
 
 # --- run -----------------------------------------------------------------------------------------

@@ -670,5 +670,7 @@ CATALOGUE: Mapping[str, Entry] = {entry.id: entry for entry in _ENTRIES}
 def finding(finding_id: str, seen: str, **params: object) -> Finding:
     """Build a finding from the catalogue; every placeholder of the fix must be given (KeyError if not)."""
     entry = CATALOGUE[finding_id]
-    fix = entry.fix.format(**{k: str(v) for k, v in params.items()})
-    return Finding(entry.id, entry.severity, entry.title, seen, entry.why, fix, entry.fixable)
+    values = {k: str(v) for k, v in params.items()}
+    fix = entry.fix.format(**values)
+    why = entry.why.format(**values)  # placeholders in the explanation too: never a literal "{uid}"
+    return Finding(entry.id, entry.severity, entry.title, seen, why, fix, entry.fixable)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from sidecar.envvars import DEFAULT_GATEWAY_URL
 from sidecar.errors import ConfigError
 
-DEFAULT_GATEWAY_URL = "ws://127.0.0.1:18789"
 UNIX_SCHEME = "ws+unix"
 _HINT = (
     f"set OPENCLAW_GATEWAY_URL or --url (default {DEFAULT_GATEWAY_URL}; ws+unix:///path/to.sock for a socket)"

@@ -14,16 +14,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidecar import envvars as env
 from sidecar.errors import ConfigError
 from sidecar.identity.detect import FORMATS
 from sidecar.identity.privileges import agent_home_for
 from sidecar.identity.slots import DEFAULT_SLOT, validate_slot_name
 
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
-ON_CONFLICT = ("fail", "replace-state")
-DEFAULT_UID = 1000  # the official OpenClaw image's "node" user
-DEFAULT_GID = 1000
+ON_CONFLICT = env.ON_CONFLICT
+DEFAULT_UID = env.DEFAULT_UID
+DEFAULT_GID = env.DEFAULT_GID
 
 
 @dataclass(frozen=True)
@@ -86,44 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in TRUE:
-        return True
-    if value in FALSE:
-        return False
-    raise ConfigError(f"{name}={env[name]!r} is not a boolean: use 1/true/yes/on or 0/false/no/off")
-
-
-def _id(value: str, name: str) -> int:
-    try:
-        number = int(value, 10)
-    except ValueError:
-        number = -1
-    if not 0 <= number < 2**32 - 1:
-        raise ConfigError(f"{name}={value!r} is not a numeric user/group id (e.g. 1000)")
-    return number
-
-
-def _choice(value: str, name: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
-    return value
-
-
-def _path(value: str | None) -> Path | None:
-    return Path(os.path.abspath(value)) if value else None
-
-
-def default_state_dir(env: Mapping[str, str], home: str) -> Path:
+def default_state_dir(environ: Mapping[str, str], home: str) -> Path:
     """OpenClaw's own default: ``$OPENCLAW_HOME`` or HOME, plus ``.openclaw`` (``.openclaw-<profile>``)."""
-    base = env.get("OPENCLAW_HOME") or home
-    profile = env.get("OPENCLAW_PROFILE", "").strip()
+    base = env.HOME.raw(environ) or home
+    profile = env.PROFILE.raw(environ)
     name = ".openclaw" if profile in ("", "default") else f".openclaw-{profile}"
     return Path(os.path.abspath(os.path.join(base, name)))
 
 
-def parse(argv: Sequence[str], env: Mapping[str, str]) -> EntrypointConfig:
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> EntrypointConfig:
     """Parse flags over ``env``; raise ConfigError naming the variables of any bad or conflicting setting."""
     args = build_parser().parse_args(list(argv))
     command = tuple(args.command[1:] if args.command[:1] == ["--"] else args.command)
@@ -142,29 +112,18 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> EntrypointConfig:
     else:
         action = "exec"
 
-    def setting(flag: str | None, var: str, default: str = "") -> str:
-        return flag if flag is not None else env.get(var, default).strip()
-
-    uid = _id(setting(args.uid, "OPENCLAW_UID", str(DEFAULT_UID)), "OPENCLAW_UID")
-    gid = _id(setting(args.gid, "OPENCLAW_GID", str(DEFAULT_GID)), "OPENCLAW_GID")
-    fmt = _choice(
-        setting(args.format, "OPENCLAW_IDENTITY_FORMAT", "auto") or "auto",
-        "OPENCLAW_IDENTITY_FORMAT",
-        FORMATS,
-    )
-    on_conflict = _choice(
-        setting(args.on_conflict, "OPENCLAW_IDENTITY_ON_CONFLICT", "fail") or "fail",
-        "OPENCLAW_IDENTITY_ON_CONFLICT",
-        ON_CONFLICT,
-    )
-    inherit = args.inherit_parent_device or _flag(env, "OPENCLAW_INHERIT_PARENT_DEVICE")
-    require_persistent = args.require_persistent or _flag(env, "OPENCLAW_REQUIRE_PERSISTENT_IDENTITY")
-    identity_dir = _path(setting(args.identity_dir, "OPENCLAW_IDENTITY_DIR"))
-    slot_value = setting(args.slot, "OPENCLAW_DEVICE_ID")
-    private_key_file = _path(setting(args.private_key_file, "OPENCLAW_DEVICE_PRIVATE_KEY_FILE"))
-    parent_dir = _path(setting(args.parent_identity_dir, "OPENCLAW_PARENT_IDENTITY_DIR"))
-    home = agent_home_for(env, uid)
-    state_dir = _path(setting(args.state_dir, "OPENCLAW_STATE_DIR")) or default_state_dir(env, home)
+    uid: int = env.UID.read(environ, args.uid)
+    gid: int = env.GID.read(environ, args.gid)
+    fmt: str = env.IDENTITY_FORMAT.read(environ, args.format)
+    on_conflict: str = env.IDENTITY_ON_CONFLICT.read(environ, args.on_conflict)
+    inherit = args.inherit_parent_device or env.INHERIT_PARENT_DEVICE.read(environ)
+    require_persistent = args.require_persistent or env.REQUIRE_PERSISTENT_IDENTITY.read(environ)
+    identity_dir: Path | None = env.IDENTITY_DIR.read(environ, args.identity_dir)
+    slot_value: str = env.DEVICE_ID.read(environ, args.slot)
+    private_key_file: Path | None = env.DEVICE_PRIVATE_KEY_FILE.read(environ, args.private_key_file)
+    parent_dir: Path | None = env.PARENT_IDENTITY_DIR.read(environ, args.parent_identity_dir)
+    home = agent_home_for(environ, uid)
+    state_dir = env.STATE_DIR.read(environ, args.state_dir) or default_state_dir(environ, home)
 
     if inherit:
         mode = "inherit"

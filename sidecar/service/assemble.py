@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sidecar.envvars import LISTER_IDENTITY_FILE
 from sidecar.errors import SourceError
 from sidecar.gateway.urls import is_local_url
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sidecar.service")
 
-SIDECAR_IDENTITY_FILE = "identity.json"  # in OPENCLAW_PAIRING_STATE_DIR, as `openclaw-sidecar list` uses
+SIDECAR_IDENTITY_FILE = LISTER_IDENTITY_FILE  # in OPENCLAW_PAIRING_STATE_DIR, as `openclaw-sidecar list` uses
 DOCKER_TIMEOUT_S = 5.0
 
 

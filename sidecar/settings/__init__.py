@@ -18,6 +18,10 @@ variables), ``parse`` (one raw value → typed value), ``validate`` (rules acros
 ``load`` (precedence, collecting every problem, building the object).
 """
 
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
 from sidecar.settings.model import (
     PRIVILEGED_ROLE,
     PRIVILEGED_SCOPE,
@@ -27,6 +31,16 @@ from sidecar.settings.model import (
     Settings,
 )
 from sidecar.settings.schema import CONFIG_ENV_VAR, ENV_PREFIX, SETTING_NAMES, env_var
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_path: str | Path | None = None
+) -> Settings:
+    """Build and validate the settings; raises ConfigError listing every problem found."""
+    from sidecar.settings.load import load  # yaml is imported there, only when settings are loaded
+
+    return load(os.environ if environ is None else environ, config_path)
+
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -39,4 +53,5 @@ __all__ = [
     "PolicySettings",
     "Settings",
     "env_var",
+    "load_settings",
 ]

@@ -6,13 +6,13 @@ tests can build settings directly without pulling in YAML; ``schema.py`` publish
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sidecar.envvars import DEFAULT_GATEWAY_URL
 from sidecar.trust import TRUSTED_ENV_VAR
 
 PRODUCTION_NAMES = frozenset({"production", "prod"})
@@ -57,7 +57,7 @@ class PolicySettings:
 
 @dataclass(frozen=True)
 class Settings:
-    gateway_url: str = "ws://127.0.0.1:18789"
+    gateway_url: str = DEFAULT_GATEWAY_URL
     gateway_token: str | None = field(default=None, repr=False)
     state_dir: Path = Path("/var/lib/openclaw-pairing")
     environment: str = ""
@@ -80,15 +80,6 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment.lower() in PRODUCTION_NAMES
-
-    @classmethod
-    def load(
-        cls, environ: Mapping[str, str] | None = None, config_path: str | Path | None = None
-    ) -> Settings:
-        """Build and validate the settings; raises ConfigError listing every problem found."""
-        from sidecar.settings.load import load  # load.py builds Settings, so it imports this module
-
-        return load(os.environ if environ is None else environ, config_path)
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration for ``config --print``: secrets replaced, sources shown."""

@@ -10,6 +10,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sidecar.envvars import DEFAULT_GATEWAY_URL, FALSY, TRUTHY, gateway_url
+from sidecar.errors import ConfigError
+
 _LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -25,9 +28,9 @@ def boolean(v: Any) -> bool:
     if isinstance(v, bool):
         return v
     value = text(v).lower()
-    if value in {"1", "true", "yes", "on"}:
+    if value in TRUTHY:
         return True
-    if value in {"0", "false", "no", "off"}:
+    if value in FALSY - {""}:
         return False
     raise ValueError("expected true/false (1/0, yes/no, on/off)")
 
@@ -76,11 +79,12 @@ def label_key(v: Any) -> str:
 
 def url(v: Any) -> str:
     value = text(v)
-    if not re.match(r"^(wss?://[^/\s]+|ws\+unix:///\S+)", value):
+    try:
+        return str(gateway_url("", value))
+    except ConfigError:
         raise ValueError(
-            "expected a ws:// or wss:// URL, e.g. ws://127.0.0.1:18789, or ws+unix:///path/to/gateway.sock"
-        )
-    return value
+            f"expected a ws:// or wss:// URL, e.g. {DEFAULT_GATEWAY_URL}, or ws+unix:///path/to/gateway.sock"
+        ) from None
 
 
 def listen(v: Any) -> tuple[str, int] | None:

@@ -9,55 +9,60 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sidecar import envvars
 from sidecar.settings import parse
 from sidecar.settings.model import Mode, PolicySettings, Settings
 
-CONFIG_ENV_VAR = "OPENCLAW_PAIRING_CONFIG"
-ENV_PREFIX = "OPENCLAW_PAIRING_"
+CONFIG_ENV_VAR = envvars.PAIRING_CONFIG.name
+ENV_PREFIX = envvars.PAIRING_PREFIX
 
 # name -> (parser, default, environment variable). Names are the YAML keys.
 SPEC: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
-    "gateway_url": (parse.url, Settings.gateway_url, "OPENCLAW_GATEWAY_URL"),
-    "gateway_token": (parse.text, None, "OPENCLAW_GATEWAY_TOKEN"),
-    "gateway_token_file": (parse.text, None, ENV_PREFIX + "GATEWAY_TOKEN_FILE"),
-    "state_dir": (parse.text, str(Settings.state_dir), ENV_PREFIX + "STATE_DIR"),
-    "mode": (parse.choice(*(m.value for m in Mode)), "strict", ENV_PREFIX + "MODE"),
-    "environment": (parse.environment, "", ENV_PREFIX + "ENVIRONMENT"),
-    "project": (parse.text, "auto", ENV_PREFIX + "PROJECT"),
-    "on_check_failure": (parse.choice("reject", "ignore"), "reject", ENV_PREFIX + "ON_CHECK_FAILURE"),
-    "allow_admin_scope": (parse.boolean, False, ENV_PREFIX + "ALLOW_ADMIN_SCOPE"),
-    "allow_node_role": (parse.boolean, False, ENV_PREFIX + "ALLOW_NODE_ROLE"),
-    "label_opt_in": (parse.label_key, PolicySettings.label_opt_in, ENV_PREFIX + "LABEL_OPT_IN"),
-    "label_opt_in_value": (parse.text, "true", ENV_PREFIX + "LABEL_OPT_IN_VALUE"),
+    "gateway_url": (parse.url, Settings.gateway_url, envvars.GATEWAY_URL.name),
+    "gateway_token": (parse.text, None, envvars.GATEWAY_TOKEN.name),
+    "gateway_token_file": (parse.text, None, envvars.pairing_var("gateway_token_file")),
+    "state_dir": (parse.text, str(Settings.state_dir), envvars.pairing_var("state_dir")),
+    "mode": (parse.choice(*(m.value for m in Mode)), "strict", envvars.pairing_var("mode")),
+    "environment": (parse.environment, "", envvars.pairing_var("environment")),
+    "project": (parse.text, "auto", envvars.pairing_var("project")),
+    "on_check_failure": (parse.choice("reject", "ignore"), "reject", envvars.pairing_var("on_check_failure")),
+    "allow_admin_scope": (parse.boolean, False, envvars.pairing_var("allow_admin_scope")),
+    "allow_node_role": (parse.boolean, False, envvars.pairing_var("allow_node_role")),
+    "label_opt_in": (parse.label_key, PolicySettings.label_opt_in, envvars.pairing_var("label_opt_in")),
+    "label_opt_in_value": (parse.text, "true", envvars.pairing_var("label_opt_in_value")),
     "label_identity_path": (
         parse.label_key,
         PolicySettings.label_identity_path,
-        ENV_PREFIX + "LABEL_IDENTITY_PATH",
+        envvars.pairing_var("label_identity_path"),
     ),
-    "label_roles": (parse.label_key, PolicySettings.label_roles, ENV_PREFIX + "LABEL_ROLES"),
-    "label_scopes": (parse.label_key, PolicySettings.label_scopes, ENV_PREFIX + "LABEL_SCOPES"),
+    "label_roles": (parse.label_key, PolicySettings.label_roles, envvars.pairing_var("label_roles")),
+    "label_scopes": (parse.label_key, PolicySettings.label_scopes, envvars.pairing_var("label_scopes")),
     "default_identity_path": (
         parse.text,
         Settings.default_identity_path,
-        ENV_PREFIX + "DEFAULT_IDENTITY_PATH",
+        envvars.pairing_var("default_identity_path"),
     ),
-    "default_roles": (parse.words, PolicySettings.default_roles, ENV_PREFIX + "DEFAULT_ROLES"),
-    "default_scopes": (parse.words, PolicySettings.default_scopes, ENV_PREFIX + "DEFAULT_SCOPES"),
-    "rate_limit_per_container": (parse.count, 3, ENV_PREFIX + "RATE_LIMIT_PER_CONTAINER"),
-    "rate_limit_global": (parse.count, 30, ENV_PREFIX + "RATE_LIMIT_GLOBAL"),
-    "rate_limit_window": (parse.duration, 60.0, ENV_PREFIX + "RATE_LIMIT_WINDOW"),
-    "churn_threshold": (parse.count, 4, ENV_PREFIX + "CHURN_THRESHOLD"),
-    "reconcile_interval": (parse.duration, 30.0, ENV_PREFIX + "RECONCILE_INTERVAL"),
-    "exit_after_gateway_loss": (parse.duration, 120.0, ENV_PREFIX + "EXIT_AFTER_GATEWAY_LOSS"),
-    "dev_approve_all_for": (parse.duration, 600.0, ENV_PREFIX + "DEV_APPROVE_ALL_FOR"),
-    "dev_approve_all_max": (parse.count, 20, ENV_PREFIX + "DEV_APPROVE_ALL_MAX"),
-    "audit_log": (parse.text, "-", ENV_PREFIX + "AUDIT_LOG"),
-    "listen": (parse.listen, "127.0.0.1:9477", ENV_PREFIX + "LISTEN"),
-    "json_logs": (parse.boolean, False, ENV_PREFIX + "JSON_LOGS"),
-    "log_level": (parse.choice("debug", "info", "warning", "error"), "info", ENV_PREFIX + "LOG_LEVEL"),
+    "default_roles": (parse.words, PolicySettings.default_roles, envvars.pairing_var("default_roles")),
+    "default_scopes": (parse.words, PolicySettings.default_scopes, envvars.pairing_var("default_scopes")),
+    "rate_limit_per_container": (parse.count, 3, envvars.pairing_var("rate_limit_per_container")),
+    "rate_limit_global": (parse.count, 30, envvars.pairing_var("rate_limit_global")),
+    "rate_limit_window": (parse.duration, 60.0, envvars.pairing_var("rate_limit_window")),
+    "churn_threshold": (parse.count, 4, envvars.pairing_var("churn_threshold")),
+    "reconcile_interval": (parse.duration, 30.0, envvars.pairing_var("reconcile_interval")),
+    "exit_after_gateway_loss": (parse.duration, 120.0, envvars.pairing_var("exit_after_gateway_loss")),
+    "dev_approve_all_for": (parse.duration, 600.0, envvars.pairing_var("dev_approve_all_for")),
+    "dev_approve_all_max": (parse.count, 20, envvars.pairing_var("dev_approve_all_max")),
+    "audit_log": (parse.text, "-", envvars.pairing_var("audit_log")),
+    "listen": (parse.listen, "127.0.0.1:9477", envvars.pairing_var("listen")),
+    "json_logs": (parse.boolean, False, envvars.pairing_var("json_logs")),
+    "log_level": (
+        parse.choice("debug", "info", "warning", "error"),
+        "info",
+        envvars.pairing_var("log_level"),
+    ),
 }
 SETTING_NAMES = tuple(SPEC)
-FORBIDDEN_ENV = (ENV_PREFIX + "TRUSTED", ENV_PREFIX + "TRUSTED_ENV")  # the trusted flag is not a setting
+FORBIDDEN_ENV = envvars.PAIRING_FORBIDDEN  # the trusted flag is not a setting
 
 
 def env_var(name: str) -> str:

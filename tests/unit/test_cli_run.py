@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from sidecar.cli import main
 from sidecar import service
+from sidecar.cli import main
 from sidecar.errors import SourceError
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.policy import Action, Decision
-from sidecar.settings import Settings
+from sidecar.settings import Settings, load_settings
 from sidecar.sources.workloads import Workload
 
 CLEAN_ENV = ("OPENCLAW_", "DOCKER_HOST")
@@ -172,11 +172,16 @@ def test_explain_of_a_request_that_is_not_pending_exits_1(
 
 @pytest.mark.parametrize(
     "url",
-    ["ws://127.0.0.1:18789", "ws://localhost:18789", "ws://[::1]:18789", "ws+unix:///run/openclaw-gateway/gateway.sock"],
+    [
+        "ws://127.0.0.1:18789",
+        "ws://localhost:18789",
+        "ws://[::1]:18789",
+        "ws+unix:///run/openclaw-gateway/gateway.sock",
+    ],
 )
 def test_no_identity_on_the_gateways_loopback(tmp_path: Path, url: str) -> None:
     # even with a state dir set (compose sets one for the sidecar's other state)
-    settings = Settings.load(
+    settings = load_settings(
         environ={"OPENCLAW_GATEWAY_URL": url, "OPENCLAW_PAIRING_STATE_DIR": str(tmp_path)}
     )
     assert service.sidecar_identity(settings) is None
@@ -185,8 +190,8 @@ def test_no_identity_on_the_gateways_loopback(tmp_path: Path, url: str) -> None:
 
 def test_identity_away_from_loopback_is_persisted_in_the_state_dir(tmp_path: Path) -> None:
     env = {"OPENCLAW_GATEWAY_URL": "ws://gateway:18789", "OPENCLAW_PAIRING_STATE_DIR": str(tmp_path)}
-    first = service.sidecar_identity(Settings.load(environ=env))
-    again = service.sidecar_identity(Settings.load(environ=env))
+    first = service.sidecar_identity(load_settings(environ=env))
+    again = service.sidecar_identity(load_settings(environ=env))
     assert first is not None
     assert again is not None
     assert first.device_id == again.device_id
@@ -194,12 +199,12 @@ def test_identity_away_from_loopback_is_persisted_in_the_state_dir(tmp_path: Pat
 
 
 def test_gateway_scopes_are_what_the_sidecar_may_hand_out() -> None:
-    assert service.gateway_scopes(Settings.load(environ={})) == (
+    assert service.gateway_scopes(load_settings(environ={})) == (
         "operator.pairing",
         "operator.read",
         "operator.write",
     )
-    admin = Settings.load(
+    admin = load_settings(
         environ={
             "OPENCLAW_PAIRING_ALLOW_ADMIN_SCOPE": "1",
             "OPENCLAW_PAIRING_DEFAULT_SCOPES": "operator.read",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sidecar.errors import ConfigError
-from sidecar.settings import Settings
+from sidecar.settings import load_settings
 from sidecar.sources.docker import (
     DockerSourceOptions,
     ProjectScope,
@@ -184,7 +184,7 @@ def test_invalid_options_are_config_errors(kwargs: dict[str, Any]) -> None:
     [("auto", (None, False)), ("*", (None, True)), ("demo", ("demo", False))],
 )
 def test_options_from_settings_map_the_project_setting(project: str, expected: tuple[Any, bool]) -> None:
-    settings = Settings.load(environ={"OPENCLAW_PAIRING_PROJECT": project})
+    settings = load_settings(environ={"OPENCLAW_PAIRING_PROJECT": project})
     opts = DockerSourceOptions.from_settings(settings)
     assert (opts.project, opts.all_projects) == expected
     assert opts.opt_in_label == "openclaw.pairing.auto-approve"
@@ -192,7 +192,7 @@ def test_options_from_settings_map_the_project_setting(project: str, expected: t
 
 
 def test_options_from_settings_carry_custom_labels() -> None:
-    settings = Settings.load(
+    settings = load_settings(
         environ={
             "OPENCLAW_PAIRING_LABEL_OPT_IN": "acme.pair",
             "OPENCLAW_PAIRING_LABEL_OPT_IN_VALUE": "on",

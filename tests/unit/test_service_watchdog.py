@@ -14,7 +14,7 @@ import pytest
 
 from sidecar.errors import ConfigError
 from sidecar.service.watchdog import GatewayLossWatchdog
-from sidecar.settings import Settings
+from sidecar.settings import load_settings
 from tests.unit.pairing_fixtures import FakeClock
 from tests.unit.test_approver import Harness, settings
 
@@ -29,10 +29,19 @@ def compressed(clock: FakeClock, tick_s: float = 1.0) -> Callable[[float], objec
     return sleep
 
 
+async def let_time_pass(clock: FakeClock, until: float, done: Callable[[], bool] = lambda: False) -> None:
+    """Yield to the watchdog (which advances the fake clock one tick per sleep) until ``until``."""
+    while clock.monotonic() < until and not done():  # noqa: ASYNC110 - the fake clock has no event
+        await asyncio.sleep(0)
+
+
 def watchdog_for(h: Harness, clock: FakeClock) -> GatewayLossWatchdog:
     # exactly the wiring of sidecar.service.lifecycle.run_async
     return GatewayLossWatchdog(
-        lambda: h.approver.state.gateway_connected, AFTER_S, clock=clock, sleep=compressed(clock)  # type: ignore[arg-type]
+        lambda: h.approver.state.gateway_connected,
+        AFTER_S,
+        clock=clock,
+        sleep=compressed(clock),  # type: ignore[arg-type]
     )
 
 
@@ -43,8 +52,7 @@ def test_a_connected_sidecar_outlives_the_loss_window_many_times() -> None:
         clock = FakeClock()
         stop = asyncio.Event()
         task = asyncio.create_task(watchdog_for(h, clock).run(stop))
-        while clock.monotonic() < 1000.0 + 10 * AFTER_S:  # twenty minutes, compressed
-            await asyncio.sleep(0)
+        await let_time_pass(clock, 1000.0 + 10 * AFTER_S)  # twenty minutes, compressed
         assert not task.done(), "the watchdog gave up on a connected sidecar"
         stop.set()
         assert await task is False
@@ -62,8 +70,7 @@ def test_exits_after_sustained_loss_and_not_before() -> None:
         task = asyncio.create_task(watchdog_for(h, clock).run(stop))
         await h.session.disconnect()
         lost_at = clock.monotonic()
-        while not task.done() and clock.monotonic() < lost_at + AFTER_S - 2:
-            await asyncio.sleep(0)
+        await let_time_pass(clock, lost_at + AFTER_S - 2, task.done)
         assert not task.done(), "exited before the loss window ran out"
         assert await asyncio.wait_for(task, 5) is True
         assert stop.is_set()
@@ -82,13 +89,9 @@ def test_a_reconnect_restarts_the_window() -> None:
         task = asyncio.create_task(watchdog_for(h, clock).run(stop))
         for _ in range(3):  # lost for 100 s, back, lost again: never 120 s in a row
             await h.session.disconnect()
-            start = clock.monotonic()
-            while clock.monotonic() < start + 100:
-                await asyncio.sleep(0)
+            await let_time_pass(clock, clock.monotonic() + 100)
             await h.session.connect()
-            start = clock.monotonic()
-            while clock.monotonic() < start + 3:
-                await asyncio.sleep(0)
+            await let_time_pass(clock, clock.monotonic() + 3)
         assert not task.done()
         stop.set()
         assert await task is False
@@ -103,8 +106,8 @@ def test_disabled_with_zero() -> None:
 
 
 def test_setting_is_validated_and_defaults_to_two_minutes() -> None:
-    assert Settings.load(environ={}).exit_after_gateway_loss_s == 120.0
-    off = Settings.load(environ={"OPENCLAW_PAIRING_EXIT_AFTER_GATEWAY_LOSS": "0"})
+    assert load_settings(environ={}).exit_after_gateway_loss_s == 120.0
+    off = load_settings(environ={"OPENCLAW_PAIRING_EXIT_AFTER_GATEWAY_LOSS": "0"})
     assert off.exit_after_gateway_loss_s == 0
     with pytest.raises(ConfigError, match="OPENCLAW_PAIRING_EXIT_AFTER_GATEWAY_LOSS"):
-        Settings.load(environ={"OPENCLAW_PAIRING_EXIT_AFTER_GATEWAY_LOSS": "3s"})
+        load_settings(environ={"OPENCLAW_PAIRING_EXIT_AFTER_GATEWAY_LOSS": "3s"})

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.errors import ConfigError
-from sidecar.settings import SETTING_NAMES, Mode, Settings, env_var
+from sidecar.settings import SETTING_NAMES, Mode, Settings, env_var, load_settings
 
 TRUSTED = {"OPENCLAW_TRUSTED_ENV": "1"}
 
@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def load(env: dict[str, str] | None = None, path: Path | None = None) -> Settings:
-    return Settings.load(env or {}, path)
+    return load_settings(env or {}, path)
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -85,7 +85,7 @@ def test_file_then_env_precedence(tmp_path: Path) -> None:
 
 def test_config_path_from_env(tmp_path: Path) -> None:
     path = write(tmp_path, "environment: staging\n")
-    s = Settings.load({"OPENCLAW_PAIRING_CONFIG": str(path)})
+    s = load_settings({"OPENCLAW_PAIRING_CONFIG": str(path)})
     assert s.environment == "staging"
     assert s.config_path == path
 

@@ -25,7 +25,7 @@ from sidecar.doctor.options import DoctorOptions
 from sidecar.errors import ConfigError, IdentityCorrupt, IdentityError
 from sidecar.identity import mounts, publish
 from sidecar.identity.config import EntrypointConfig, parse
-from sidecar.identity.detect import detect_format
+from sidecar.identity.detect import detect_format, installed_version
 from sidecar.identity.ensure import load_parent, load_secret
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.openclaw_state import SqliteState, StateStore, state_store
@@ -34,18 +34,9 @@ from sidecar.identity.store import read_identity_file
 
 
 def entrypoint_argv(opts: DoctorOptions, action: str = "--init-only") -> list[str]:
-    """The entrypoint flags equivalent to ``opts`` (flags win over the environment, as there)."""
-    argv = [action, "--state-dir", str(opts.state_dir), "--uid", str(opts.uid), "--gid", str(opts.gid)]
-    argv += ["--format", opts.identity_format]
-    if opts.identity_dir and not opts.inherit:
-        argv += ["--identity-dir", str(opts.identity_dir), "--slot", opts.slot]
-    if opts.private_key_file and not opts.inherit:
-        argv += ["--private-key-file", str(opts.private_key_file)]
-    if opts.inherit:
-        argv.append("--inherit-parent-device")
-    if opts.parent_identity_dir:
-        argv += ["--parent-identity-dir", str(opts.parent_identity_dir)]
-    return argv
+    """The entrypoint argv for the flags doctor was given; everything else comes from the environment,
+    read by the entrypoint's own parser, so doctor refuses exactly what the entrypoint would refuse."""
+    return [action, *opts.entrypoint_flags]
 
 
 def entrypoint_config(opts: DoctorOptions) -> EntrypointConfig:
@@ -251,9 +242,37 @@ def _compare(
     seen.identity = configured or state
 
 
+IN_THE_STACK = (
+    "cd compose && docker compose run --rm --no-deps identity-init openclaw-entrypoint --doctor "
+    "(the identity step's own volumes and settings)"
+)
+
+
+def _not_here(opts: DoctorOptions) -> str:
+    """Why there is no identity to judge *here*, or '' when there is. Doctor reports only on what it
+    examined: with --container it examines that container (the docker check), and on a host with no
+    identity settings the home directory's ~/.openclaw is not an agent's identity."""
+    if opts.uses_entrypoint or opts.explicit_state_dir:
+        return ""
+    if opts.container:
+        return (
+            f"examining container {opts.container}, not this machine's files: its identity is judged from "
+            f"its mounts and labels (docker check); for the files themselves run: {IN_THE_STACK}"
+        )
+    if not opts.state_dir_from_env and installed_version(opts.env) is None:
+        return (
+            "no agent here: no identity settings (OPENCLAW_IDENTITY_DIR, --state-dir, OPENCLAW_STATE_DIR) "
+            f"and no OpenClaw installed; an agent's identity lives in its container: {IN_THE_STACK}"
+        )
+    if not opts.state_dir.exists():
+        return f"no OPENCLAW_IDENTITY_DIR and no state dir at {opts.state_dir}"
+    return ""
+
+
 def check(opts: DoctorOptions) -> Outcome:
-    if not (opts.uses_entrypoint or opts.explicit_state_dir or opts.state_dir.exists()):
-        return Outcome("identity", skipped=f"no OPENCLAW_IDENTITY_DIR and no state dir at {opts.state_dir}")
+    skipped = _not_here(opts)
+    if skipped:
+        return Outcome("identity", skipped=skipped)
     seen = _Seen()
     cfg: EntrypointConfig | None = None
     if opts.uses_entrypoint:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from sidecar.doctor.checks import Outcome
 from sidecar.doctor.findings import Finding, finding
 from sidecar.doctor.options import DoctorOptions
+from sidecar.envvars import LISTER_IDENTITY_FILE
 from sidecar.errors import (
     AuthFailed,
     ConfigError,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from sidecar.identity.keys import DeviceIdentity
 
 PENDING_TTL_MS = 300_000
-LISTER_IDENTITY_FILE = "identity.json"  # the sidecar's own identity (sidecar/cli/pairing.py IDENTITY_FILE)
 UNKNOWN_REQUEST = "<requestId from `openclaw devices list`>"
 
 
