@@ -40,8 +40,8 @@ from sidecar.exitcodes import (
     ENTRYPOINT_EXIT_READ_ONLY,
 )
 from sidecar.identity import privileges
-from sidecar.identity.config import parse
 from sidecar.identity.ensure import ensure, show
+from sidecar.identity.entrypoint_settings import parse
 
 PROG = "openclaw-entrypoint"
 EXIT_CODES: tuple[tuple[type[PairingError], int], ...] = (

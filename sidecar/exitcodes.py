@@ -7,6 +7,24 @@ a bug waiting to happen.
 
 from __future__ import annotations
 
+from sidecar.errors import (
+    AuthFailed,
+    ConfigError,
+    DeviceIdentityRequired,
+    GatewayClosed,
+    GatewayError,
+    GatewayRequestError,
+    GatewayStarting,
+    GatewayUnreachable,
+    IdentityError,
+    MissingScope,
+    PairingError,
+    PairingRequired,
+    ProtocolError,
+    ProtocolMismatch,
+    RequestTimeout,
+)
+
 # openclaw-sidecar (all commands)
 EXIT_OK = 0
 EXIT_REFUSED = 1  # the gateway said no / the loop crashed
@@ -29,3 +47,18 @@ ENTRYPOINT_EXIT_READ_ONLY = 5  # the identity location cannot be written
 ENTRYPOINT_EXIT_IDENTITY = 6  # any other identity problem
 ENTRYPOINT_EXIT_NOT_EXECUTABLE = 126
 ENTRYPOINT_EXIT_NOT_FOUND = 127
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code for an error (classes only, never message text)."""
+    if isinstance(exc, PairingRequired):
+        return EXIT_PAIRING_REQUIRED
+    if isinstance(exc, ConfigError | IdentityError | AuthFailed | DeviceIdentityRequired | ProtocolMismatch):
+        return EXIT_CONFIG
+    if isinstance(exc, MissingScope):
+        return EXIT_CONFIG
+    if isinstance(exc, GatewayUnreachable | GatewayStarting | GatewayClosed | RequestTimeout | ProtocolError):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, GatewayRequestError | GatewayError | PairingError):
+        return EXIT_REFUSED
+    return EXIT_REFUSED

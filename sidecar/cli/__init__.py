@@ -1,10 +1,11 @@
 """``openclaw-sidecar``: one argparse program whose subcommands live in small modules.
 
 Adding a command: write ``sidecar/cli/<name>.py`` exposing ``register(subparsers)``, which adds its
-parser(s) and sets ``handler=<function(args) -> int>`` via ``set_defaults``; then add the module name to
-``COMMAND_MODULES`` below. Every listed module is imported to build the parser, so keep their top level
-to the standard library: import heavy things (websockets, docker, prometheus_client, yaml) inside the
-handler. That is what keeps ``openclaw-sidecar list`` at a fraction of a second per process.
+parser(s) and sets ``handler=<function(args) -> int>`` via ``set_defaults``; then import it and add it to
+``COMMANDS`` below (static imports, so the import graph shows them). Every command module is imported to
+build the parser, so keep their top level to the standard library: import heavy things (websockets,
+docker, prometheus_client, yaml) inside the handler. That is what keeps ``openclaw-sidecar list`` at a
+fraction of a second per process.
 
 Exit codes (all commands): 0 ok, 1 the gateway said no, 2 pairing required for the caller itself,
 3 auth/config error, 4 gateway unreachable (or went away). Handlers may raise any
@@ -14,53 +15,21 @@ Exit codes (all commands): 0 ok, 1 the gateway said no, 2 pairing required for t
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from sidecar import __version__
-from sidecar.errors import (
-    AuthFailed,
-    ConfigError,
-    DeviceIdentityRequired,
-    GatewayClosed,
-    GatewayError,
-    GatewayRequestError,
-    GatewayStarting,
-    GatewayUnreachable,
-    IdentityError,
-    MissingScope,
-    PairingError,
-    PairingRequired,
-    ProtocolError,
-    ProtocolMismatch,
-    RequestTimeout,
-)
+from sidecar.cli import devices, doctor, run
+from sidecar.errors import PairingError
+from sidecar.exitcodes import EXIT_CONFIG, exit_code_for
 
 PROG = "openclaw-sidecar"
-EXIT_OK, EXIT_REFUSED, EXIT_PAIRING_REQUIRED, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
-
-COMMAND_MODULES: list[str] = [
-    "sidecar.cli.pairing",  # list, approve, reject, remove
-    "sidecar.cli.doctor",  # doctor
-    "sidecar.cli.run",  # run, once, explain, config
-]
-
-
-def exit_code_for(exc: BaseException) -> int:
-    """The documented exit code for an error (classes only, never message text)."""
-    if isinstance(exc, PairingRequired):
-        return EXIT_PAIRING_REQUIRED
-    if isinstance(exc, ConfigError | IdentityError | AuthFailed | DeviceIdentityRequired | ProtocolMismatch):
-        return EXIT_CONFIG
-    if isinstance(exc, MissingScope):
-        return EXIT_CONFIG
-    if isinstance(exc, GatewayUnreachable | GatewayStarting | GatewayClosed | RequestTimeout | ProtocolError):
-        return EXIT_UNREACHABLE
-    if isinstance(exc, GatewayRequestError | GatewayError | PairingError):
-        return EXIT_REFUSED
-    return EXIT_REFUSED
+COMMANDS = (
+    devices,  # list, approve, reject, remove
+    doctor,  # doctor
+    run,  # run, once, explain, config
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

@@ -29,10 +29,10 @@ from sidecar.doctor.options import DoctorOptions
 from sidecar.errors import PairingError
 from sidecar.identity import fsutil, privileges
 from sidecar.identity.detect import detect_format
+from sidecar.identity.device_file import read_identity_file
 from sidecar.identity.ensure import ensure
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.openclaw_state import JsonState, SqliteState, state_store
-from sidecar.identity.store import read_identity_file
 
 ENSURE_IDS = (
     "identity.missing",

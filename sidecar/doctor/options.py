@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sidecar import envvars
 from sidecar.errors import ConfigError
-from sidecar.identity.config import default_state_dir
+from sidecar.identity.entrypoint_settings import default_state_dir
 from sidecar.identity.slots import DEFAULT_SLOT
 
 # doctor flag -> the entrypoint flag with the same meaning (doctor hands only *given* flags on, so the

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from sidecar.errors import ConfigError, IdentityConflict, IdentityCorrupt, IdentityError
 from sidecar.identity import fsutil, mounts, privileges, publish
-from sidecar.identity.config import EntrypointConfig
 from sidecar.identity.detect import detect_format
+from sidecar.identity.device_file import read_identity_file
+from sidecar.identity.entrypoint_settings import EntrypointConfig
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.openclaw_state import StateStore, conflict_error, state_store
 from sidecar.identity.slots import KEY_FILE, Slot
-from sidecar.identity.store import read_identity_file
 
 STATE_LOCK = ".entrypoint.lock"
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from sidecar.errors import IdentityConflict, IdentityCorrupt, IdentityError
 from sidecar.identity import fsutil
+from sidecar.identity.device_file import read_identity_file
 from sidecar.identity.keys import DeviceIdentity
-from sidecar.identity.store import read_identity_file
 
 DDL = (
     "CREATE TABLE device_identities (identity_key TEXT NOT NULL PRIMARY KEY, device_id TEXT NOT NULL, "

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sidecar.errors import ConfigError
 from sidecar.identity import fsutil
+from sidecar.identity.device_file import read_identity_file, write_identity_file
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.publish import PUB_FILE
-from sidecar.identity.store import read_identity_file, write_identity_file
 
 KEY_FILE = "device.json"
 

@@ -44,7 +44,7 @@ def sidecar_identity(settings: Settings) -> DeviceIdentity | None:
     """
     if is_local_url(settings.gateway_url):
         return None
-    from sidecar.identity.store import load_or_create
+    from sidecar.identity.device_file import load_or_create
 
     identity, _ = load_or_create(settings.state_dir / SIDECAR_IDENTITY_FILE)
     return identity

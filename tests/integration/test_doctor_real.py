@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.identity.config import parse
+from sidecar.identity.device_file import read_identity_file, write_identity_file
 from sidecar.identity.ensure import EnsureResult, ensure
+from sidecar.identity.entrypoint_settings import parse
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.openclaw_state import JsonState, SqliteState
 from sidecar.identity.slots import Slot
-from sidecar.identity.store import read_identity_file, write_identity_file
 from tests.conftest import need
 from tests.harness.devices import request_from
 from tests.harness.gateway import RealGateway, installed, openclaw_bin, openclaw_env

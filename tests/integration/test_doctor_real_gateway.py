@@ -17,8 +17,8 @@ import pytest
 
 from sidecar.doctor.classify import classify
 from sidecar.gateway.client import GatewayClient
+from sidecar.identity.device_file import write_identity_file
 from sidecar.identity.keys import DeviceIdentity
-from sidecar.identity.store import write_identity_file
 from tests.harness.devices import request_from
 from tests.harness.gateway import RealGateway, openclaw_bin, openclaw_env
 from tests.harness.netns import ClientNetns

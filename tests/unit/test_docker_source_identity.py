@@ -84,12 +84,23 @@ def test_refused_paths(path: str) -> None:
 
 def test_label_overrides_default_and_is_validated_naming_the_label() -> None:
     opts = DockerSourceOptions()
-    assert identity_path_for({}, opts) == PATH
-    assert identity_path_for({"openclaw.pairing.identity-path": "/s/d.pub.json"}, opts) == "/s/d.pub.json"
+    assert identity_path_for({}, opts.identity_path_label, opts.default_identity_path) == PATH
+    assert (
+        identity_path_for(
+            {"openclaw.pairing.identity-path": "/s/d.pub.json"},
+            opts.identity_path_label,
+            opts.default_identity_path,
+        )
+        == "/s/d.pub.json"
+    )
     with pytest.raises(
         IdentityUnavailable, match=r"label openclaw\.pairing\.identity-path.*never private key"
     ):
-        identity_path_for({"openclaw.pairing.identity-path": "/s/device.json"}, opts)
+        identity_path_for(
+            {"openclaw.pairing.identity-path": "/s/device.json"},
+            opts.identity_path_label,
+            opts.default_identity_path,
+        )
 
 
 # --- the engine's stat header ------------------------------------------------------------------

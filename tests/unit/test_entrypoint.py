@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.identity.device_file import read_identity_file
 from sidecar.identity.keys import DeviceIdentity
-from sidecar.identity.store import read_identity_file
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import pytest
 
 from sidecar import envvars
 from sidecar.errors import ConfigError
-from sidecar.identity.config import parse
 from sidecar.identity.detect import FORMATS
+from sidecar.identity.entrypoint_settings import parse
 from sidecar.settings.schema import FORBIDDEN_ENV, SPEC
 from sidecar.trust import is_trusted
 

@@ -12,8 +12,8 @@ import pytest
 
 from sidecar.errors import ConfigError, IdentityConflict, IdentityCorrupt, IdentityError
 from sidecar.identity import mounts
-from sidecar.identity.config import EntrypointConfig, parse
 from sidecar.identity.ensure import EnsureResult, ensure, show
+from sidecar.identity.entrypoint_settings import EntrypointConfig, parse
 from sidecar.identity.keys import DeviceIdentity, PublicIdentity
 from sidecar.identity.openclaw_state import JsonState, SqliteState
 

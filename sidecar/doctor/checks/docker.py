@@ -125,7 +125,7 @@ def label_findings(api: Any, attrs: Mapping[str, Any]) -> tuple[list[Finding], b
         seen = f"container {name}: label {options.opt_in_label}=" + (repr(found) if found else "(absent)")
         return [finding("docker.missing-opt-in-label", seen)], False
     try:
-        path = identity_path_for(labels, options)
+        path = identity_path_for(labels, options.identity_path_label, options.default_identity_path)
     except IdentityUnavailable as exc:
         return [finding("docker.bad-identity-path-label", f"container {name}: {exc}")], True
     published = _published_identity(api, attrs, path)

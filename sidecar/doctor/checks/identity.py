@@ -24,13 +24,13 @@ from sidecar.doctor.findings import Finding, finding
 from sidecar.doctor.options import DoctorOptions
 from sidecar.errors import ConfigError, IdentityCorrupt, IdentityError
 from sidecar.identity import mounts, publish
-from sidecar.identity.config import EntrypointConfig, parse
 from sidecar.identity.detect import detect_format, installed_version
+from sidecar.identity.device_file import read_identity_file
 from sidecar.identity.ensure import load_parent, load_secret
+from sidecar.identity.entrypoint_settings import EntrypointConfig, parse
 from sidecar.identity.keys import DeviceIdentity
 from sidecar.identity.openclaw_state import SqliteState, StateStore, state_store
 from sidecar.identity.slots import Slot
-from sidecar.identity.store import read_identity_file
 
 
 def entrypoint_argv(opts: DoctorOptions, action: str = "--init-only") -> list[str]:

@@ -116,7 +116,7 @@ def analyze(
 def _lister_identity(opts: DoctorOptions) -> DeviceIdentity | None:
     if opts.pairing_state_dir is None:
         return None
-    from sidecar.identity.store import read_identity_file
+    from sidecar.identity.device_file import read_identity_file
 
     try:
         return read_identity_file(Path(opts.pairing_state_dir) / LISTER_IDENTITY_FILE)

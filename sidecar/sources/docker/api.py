@@ -46,7 +46,7 @@ def connect(base_url: str | None = None, timeout: float = 10.0) -> DockerAPI:
         ) from None
 
 
-class NotFound(Exception):
+class NotFound(SourceError):
     """404 from the engine: the container, network or path does not exist (internal to the package)."""
 
 

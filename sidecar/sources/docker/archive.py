@@ -12,12 +12,10 @@ import json
 import posixpath
 import tarfile
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sidecar.errors import SourceError
 from sidecar.identity.keys import PublicIdentity
-
-if TYPE_CHECKING:
-    from sidecar.sources.docker.scope import DockerSourceOptions
 
 PUBLIC_SUFFIX = ".pub.json"
 MAX_IDENTITY_BYTES = 64 * 1024
@@ -37,7 +35,7 @@ _GO_MODE_TYPE_BITS = (
 )
 
 
-class IdentityUnavailable(ValueError):
+class IdentityUnavailable(SourceError):
     """The published identity cannot be used; the message says why and what to do."""
 
 
@@ -57,14 +55,15 @@ def validate_identity_path(path: str) -> str:
     return path
 
 
-def identity_path_for(labels: Mapping[str, str], options: DockerSourceOptions) -> str:
-    path = labels.get(options.identity_path_label)
+def identity_path_for(labels: Mapping[str, str], label: str, default: str) -> str:
+    """The container's published-identity path: its ``label`` if set (validated), else ``default``."""
+    path = labels.get(label)
     if path is None:
-        return options.default_identity_path
+        return default
     try:
         return validate_identity_path(path)
     except IdentityUnavailable as exc:
-        raise IdentityUnavailable(f"label {options.identity_path_label}: {exc}") from None
+        raise IdentityUnavailable(f"label {label}: {exc}") from None
 
 
 def check_archive_stat(stat: Mapping[str, Any] | None, path: str) -> None:

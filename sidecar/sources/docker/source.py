@@ -372,7 +372,11 @@ class DockerSource:
         if summary.get("State") != "running":
             return None, f"container is {summary.get('State') or 'not running'}; its identity is not read"
         try:
-            path = identity_path_for(summary.get("Labels") or {}, self._options)
+            path = identity_path_for(
+                summary.get("Labels") or {},
+                self._options.identity_path_label,
+                self._options.default_identity_path,
+            )
         except IdentityUnavailable as exc:
             return None, str(exc)
         now = self._clock()

@@ -1,4 +1,4 @@
-"""The v1 key file store (`sidecar.identity.store`) and its crash-safety primitives (`fsutil`).
+"""The v1 key file store (`sidecar.identity.device_file`) and its crash-safety primitives (`fsutil`).
 
 Concurrency and crash tests use real processes: 20 at once must agree on one identity, and a
 process killed with SIGKILL between writing its temp file and linking it must leave no partial file.
@@ -21,8 +21,8 @@ import pytest
 
 from sidecar.errors import IdentityCorrupt
 from sidecar.identity import fsutil
+from sidecar.identity.device_file import load_or_create, read_identity_file
 from sidecar.identity.keys import DeviceIdentity
-from sidecar.identity.store import load_or_create, read_identity_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_twenty_processes_create_exactly_one_identity(tmp_path: Path) -> None:
     code = """
         import sys, time
         from pathlib import Path
-        from sidecar.identity.store import load_or_create
+        from sidecar.identity.device_file import load_or_create
         while time.time() < float(sys.argv[2]):
             time.sleep(0.001)
         identity, source = load_or_create(Path(sys.argv[1]))
@@ -146,7 +146,7 @@ def test_sigkill_between_temp_write_and_link_leaves_no_partial_file(tmp_path: Pa
     code = """
         import os, signal, sys
         from pathlib import Path
-        from sidecar.identity.store import load_or_create
+        from sidecar.identity.device_file import load_or_create
         os.link = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # die right before publishing
         load_or_create(Path(sys.argv[1]))
     """
@@ -166,7 +166,7 @@ def test_sigkill_at_random_points_never_leaves_a_partial_file(tmp_path: Path) ->
     code = """
         import sys
         from pathlib import Path
-        from sidecar.identity.store import load_or_create
+        from sidecar.identity.device_file import load_or_create
         for n in range(10_000):
             load_or_create(Path(sys.argv[1]) / f"id{n}.json")
     """
@@ -191,7 +191,7 @@ def test_read_only_dir(tmp_path: Path) -> None:
 import sys
 from pathlib import Path
 from sidecar.errors import IdentityReadOnly
-from sidecar.identity.store import load_or_create
+from sidecar.identity.device_file import load_or_create
 print(load_or_create(Path("{vol}/have.json"))[0].device_id)
 try:
     load_or_create(Path("{vol}/new.json"))
@@ -228,7 +228,7 @@ def test_permission_denied_is_reported_as_read_only() -> None:
             import os, sys
             from pathlib import Path
             from sidecar.errors import IdentityReadOnly
-            from sidecar.identity.store import load_or_create
+            from sidecar.identity.device_file import load_or_create
             os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
             try:
                 load_or_create(Path(sys.argv[1]))

@@ -17,185 +17,26 @@ request by its exact id, only with ``--yes`` *and* ``OPENCLAW_TRUSTED_ENV`` set,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sidecar import envvars
+from sidecar.cli.devices_output import emit_json, format_listing, json_error, warn_problems
+from sidecar.cli.gateway_options import (
+    GatewayOptions,
+    add_gateway_arguments,
+    base_scopes,
+    gateway_options,
+    granted_scopes,
+    make_client,
+)
 from sidecar.errors import ConfigError, GatewayRequestError, MissingScope, PairingError
 
 if TYPE_CHECKING:
     from sidecar.gateway.client import GatewayClient
-    from sidecar.gateway.models import PairingList, PendingRequest
-
-DEFAULT_URL = envvars.DEFAULT_GATEWAY_URL
-IDENTITY_FILE = envvars.LISTER_IDENTITY_FILE
-
-
-# --- options shared by every gateway command ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GatewayOptions:
-    url: str
-    token: str | None
-    state_dir: str | None
-    admin: bool
-    timeout: float
-
-    def __repr__(self) -> str:  # never the token
-        token = "set" if self.token else "unset"
-        return f"GatewayOptions(url={self.url!r}, token={token}, state_dir={self.state_dir!r})"
-
-
-def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("gateway connection")
-    group.add_argument(
-        "--url", help=f"gateway WebSocket URL (env OPENCLAW_GATEWAY_URL, default {DEFAULT_URL})"
-    )
-    group.add_argument(
-        "--token",
-        help="shared gateway token (env OPENCLAW_GATEWAY_TOKEN; prefer the env: arguments show in ps)",
-    )
-    group.add_argument(
-        "--state-dir",
-        help="present the persisted device identity <dir>/identity.json, for use away from the gateway's "
-        "loopback (env OPENCLAW_PAIRING_STATE_DIR; default: no identity)",
-    )
-    group.add_argument(
-        "--admin",
-        action="store_true",
-        help="also request operator.admin (needed to approve node-role devices)",
-    )
-    group.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds per connect and per call (default 10)"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="machine-readable output (openclaw devices … --json shapes)"
-    )
-
-
-def gateway_options(args: argparse.Namespace, environ: Mapping[str, str]) -> GatewayOptions:
-    url: str = args.url.strip() if args.url else envvars.GATEWAY_URL.read(environ)
-    from sidecar.gateway.urls import check_url
-
-    check_url(url)
-    if args.timeout <= 0:
-        raise ConfigError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    token = args.token if args.token is not None else envvars.GATEWAY_TOKEN.raw(environ)
-    state_dir = args.state_dir or environ.get(envvars.pairing_var("state_dir"), "").strip() or None
-    return GatewayOptions(
-        url, (token or "").strip() or None, state_dir, bool(args.admin), float(args.timeout)
-    )
-
-
-def make_client(opts: GatewayOptions, scopes: tuple[str, ...]) -> GatewayClient:
-    from sidecar.gateway.client import GatewayClient
-
-    identity = None
-    if opts.state_dir:
-        from pathlib import Path
-
-        from sidecar.identity.store import load_or_create
-
-        identity, _ = load_or_create(Path(opts.state_dir) / IDENTITY_FILE)
-    return GatewayClient(
-        opts.url,
-        token=opts.token,
-        identity=identity,
-        scopes=scopes,
-        display_name="openclaw-sidecar cli" if identity else None,
-        connect_timeout=opts.timeout,
-        call_timeout=opts.timeout,
-    )
-
-
-def base_scopes(opts: GatewayOptions) -> tuple[str, ...]:
-    return ("operator.pairing", "operator.admin") if opts.admin else ("operator.pairing",)
-
-
-def granted_scopes(client: GatewayClient) -> tuple[str, ...]:
-    hello = client.hello
-    if hello is not None and hello.auth_scopes is not None:
-        return hello.auth_scopes
-    return client.info.scopes
-
-
-# --- output ---------------------------------------------------------------------------------------
-
-
-def emit_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
-def json_error(exc: PairingError) -> dict[str, Any]:
-    from sidecar.cli import EXIT_UNREACHABLE, exit_code_for
-
-    kind = "gateway_transport_error" if exit_code_for(exc) == EXIT_UNREACHABLE else "cli_error"
-    return {"ok": False, "error": {"type": kind, "message": str(exc)}}
-
-
-def _age(ts_ms: int) -> str:
-    seconds = max(0, int(time.time() - ts_ms / 1000))
-    return (
-        f"{seconds}s" if seconds < 120 else f"{seconds // 60}m" if seconds < 7200 else f"{seconds // 3600}h"
-    )
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
-
-
-def format_listing(listing: PairingList) -> str:
-    if not listing.pending and not listing.paired:
-        return "No device pairing entries."
-    parts: list[str] = []
-    if listing.pending:
-        rows = [["REQUEST", "DEVICE", "NAME", "ROLES", "SCOPES", "CLIENT", "IP", "AGE", "KIND"]]
-        for p in listing.pending:
-            rows.append(
-                [
-                    p.request_id,
-                    p.device_id[:12],
-                    p.display_name or "-",
-                    ",".join(p.roles) or "-",
-                    ",".join(p.scopes) or "-",
-                    f"{p.client_id or '?'}/{p.client_mode or '?'}",
-                    p.remote_ip or "local",
-                    _age(p.ts),
-                    "repair" if p.is_repair else "new",
-                ]
-            )
-        parts.append(f"Pending ({len(listing.pending)})\n{_table(rows)}")
-    if listing.paired:
-        rows = [["DEVICE", "NAME", "ROLES", "SCOPES", "CLIENT", "IP", "APPROVED VIA"]]
-        for d in listing.paired:
-            rows.append(
-                [
-                    d.device_id,
-                    d.display_name or "-",
-                    ",".join(d.roles) or "-",
-                    ",".join(d.scopes) or "-",
-                    f"{d.client_id or '?'}/{d.client_mode or '?'}",
-                    d.remote_ip or "local",
-                    d.approved_via or "-",
-                ]
-            )
-        parts.append(f"Paired ({len(listing.paired)})\n{_table(rows)}")
-    return "\n".join(parts)
-
-
-def warn_problems(listing: PairingList) -> None:
-    for problem in listing.problems:
-        print(f"warning: ignored a malformed entry from the gateway: {problem}", file=sys.stderr)
+    from sidecar.gateway.models import PendingRequest
 
 
 # --- commands -------------------------------------------------------------------------------------

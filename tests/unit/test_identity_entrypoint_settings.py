@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.errors import ConfigError
-from sidecar.identity.config import default_state_dir, parse
+from sidecar.identity.entrypoint_settings import default_state_dir, parse
 
 BASE = {"OPENCLAW_IDENTITY_DIR": "/ids", "HOME": "/home/node", "OPENCLAW_UID": "0", "OPENCLAW_GID": "0"}
 
