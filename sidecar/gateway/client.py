@@ -1,4 +1,6 @@
-"""One WebSocket connection to an OpenClaw gateway: handshake, RPC with timeouts, events.
+"""One WebSocket connection to an OpenClaw gateway: lifecycle, RPC with timeouts, events.
+
+The handshake lives in ``handshake``, the named pairing calls in ``pairing_rpc``.
 
 Why a native client: the Node CLI costs 2.3–3.5 s per call and cannot stream events. This speaks the same
 protocol in-process (≈30 ms connect + call). Shape:
@@ -25,13 +27,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.asyncio.client import unix_connect as ws_unix_connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-from websockets.version import version as ws_version
+from websockets.exceptions import ConnectionClosed
 
 from sidecar.errors import (
-    ConfigError,
     GatewayClosed,
     GatewayError,
     GatewayUnreachable,
@@ -40,8 +38,10 @@ from sidecar.errors import (
 )
 from sidecar.gateway import protocol as proto
 from sidecar.gateway.fanout import EventCallback, Fanout
-from sidecar.gateway.models import GatewayEvent, HelloOk, PairingList, scrub
-from sidecar.gateway.urls import check_url, unix_socket_path
+from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket
+from sidecar.gateway.models import GatewayEvent, HelloOk
+from sidecar.gateway.pairing_rpc import PairingCalls
+from sidecar.gateway.urls import check_url
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -49,15 +49,11 @@ if TYPE_CHECKING:
     from sidecar.identity.keys import DeviceIdentity
 
 log = logging.getLogger("sidecar.gateway")
-_ws_log = logging.getLogger("sidecar.gateway.websockets")
-_ws_log.setLevel(logging.INFO)  # websockets logs frame excerpts at DEBUG; the connect frame holds the token
-_WS_EXTRA: dict[str, Any] = {"proxy": None} if int(ws_version.split(".")[0]) >= 15 else {}
-CLOSE_GRACE = 1.0  # how long to wait for the close frame after a refusal, for its reason
 MIN_TICK_CHECK = 1.0  # seconds; the watchdog never polls faster than this
 YIELD_EVERY = 32  # frames the reader handles before letting other tasks (subscribers) run
 
 
-class GatewayClient:
+class GatewayClient(PairingCalls):
     """A single connection. Not reusable: after it closes, make a new one (``GatewaySession`` does)."""
 
     def __init__(
@@ -135,8 +131,14 @@ class GatewayClient:
         closed = self.closed
         try:
             async with asyncio.timeout(self.connect_timeout):
-                self._ws = await self._open()
-                hello = await self._handshake(self._ws)
+                self._ws = await open_socket(self.url)
+                hello = await handshake(
+                    self._ws,
+                    self.info,
+                    token=self._token,
+                    identity=self._identity,
+                    frame_id=f"{next(self._ids)}:connect",
+                )
         except TimeoutError:
             error = GatewayUnreachable(
                 f"no hello-ok from the gateway at {self.url} within {self.connect_timeout:g} s: check the "
@@ -156,75 +158,6 @@ class GatewayClient:
         log.debug("connected to %s: OpenClaw %s, protocol %d", self.url, hello.server_version, hello.protocol)
         assert not closed.done()
         return hello
-
-    async def _open(self) -> ClientConnection:
-        try:
-            options: dict[str, Any] = {
-                "max_size": proto.MAX_FRAME_BYTES,
-                "compression": None,
-                "open_timeout": None,  # the whole handshake runs under connect_timeout
-                "user_agent_header": f"openclaw-sidecar/{proto.CLIENT_VERSION}",
-                "logger": _ws_log,
-            }
-            socket_path = unix_socket_path(self.url)
-            if socket_path:  # Host: localhost, so every release counts the forwarded peer as local
-                return await ws_unix_connect(socket_path, "ws://localhost/", **options)
-            return await ws_connect(self.url, **options, **_WS_EXTRA)
-        except InvalidURI as exc:
-            raise ConfigError(
-                f"gateway URL {self.url!r} is invalid ({exc}): fix OPENCLAW_GATEWAY_URL or --url"
-            ) from None
-        except (OSError, InvalidHandshake, ConnectionClosed) as exc:
-            raise GatewayUnreachable(
-                f"cannot open a WebSocket to the gateway at {self.url} ({exc}): check OPENCLAW_GATEWAY_URL / "
-                "--url and that the gateway is running"
-            ) from None
-
-    async def _recv_frame(self, ws: ClientConnection) -> proto.Frame:
-        data = await ws.recv()
-        return proto.parse_frame(data)
-
-    async def _handshake(self, ws: ClientConnection) -> HelloOk:
-        try:
-            challenge = proto.parse_challenge(await self._recv_frame(ws))
-            params = proto.build_connect_params(
-                self.info, token=self._token, identity=self._identity, challenge=challenge
-            )
-            frame_id = f"{next(self._ids)}:connect"
-            await ws.send(proto.encode_request(frame_id, "connect", params))
-            del params  # holds the token
-            while True:
-                frame = await self._recv_frame(ws)
-                if isinstance(frame, proto.ResponseFrame) and frame.id == frame_id:
-                    break
-        except ConnectionClosed as exc:
-            raise self._close_error(exc) from None
-        if frame.ok:
-            try:
-                hello = HelloOk.from_json(frame.payload)
-            except ProtocolError:
-                await ws.close(1002, "invalid hello-ok")
-                raise
-            if not proto.MIN_PROTOCOL <= hello.protocol <= proto.MAX_PROTOCOL:
-                await ws.close(1002, "protocol mismatch")
-                raise ProtocolError(f"gateway chose protocol {hello.protocol}, outside the offered 3..4")
-            return hello
-        assert frame.error is not None
-        reason = await self._close_reason_after_refusal(ws)
-        raise proto.error_from_response(frame.error, close_reason=reason)
-
-    async def _close_reason_after_refusal(self, ws: ClientConnection) -> str | None:
-        """The gateway closes right after refusing a connect; its reason may carry the requestId."""
-        with contextlib.suppress(TimeoutError, ConnectionClosed, ProtocolError):
-            async with asyncio.timeout(CLOSE_GRACE):
-                while True:
-                    await ws.recv()
-        return ws.close_reason
-
-    @staticmethod
-    def _close_error(exc: ConnectionClosed) -> GatewayError:
-        rcvd = exc.rcvd
-        return proto.error_from_close(rcvd.code if rcvd else None, rcvd.reason if rcvd else "")
 
     async def _abort(self, error: BaseException | None) -> None:
         """Handshake failed: close the socket (bounded) and resolve ``closed`` with the reason."""
@@ -294,7 +227,7 @@ class GatewayClient:
                     self._fanout.publish(GatewayEvent(frame.event, frame.payload, frame.seq))
             error = self._close_error_from(ws)
         except ConnectionClosed as exc:
-            error = None if self._closing_by_us else self._close_error(exc)
+            error = None if self._closing_by_us else close_error(exc)
         except Exception as exc:  # pragma: no cover - defensive: never die silently
             log.exception("gateway reader failed")
             error = GatewayClosed(f"gateway reader failed: {exc}", code=None, reason="")
@@ -369,34 +302,9 @@ class GatewayClient:
                 try:
                     await ws.send(text)
                 except ConnectionClosed as exc:
-                    raise self._close_error(exc) from None
+                    raise close_error(exc) from None
                 return await fut
         except TimeoutError:
             raise RequestTimeout(f"gateway did not answer {method} within {limit:g} s") from None
         finally:
             self._pending.pop(frame_id, None)
-
-    async def _call_object(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        payload = await self.call(method, params)
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{method} returned a {type(payload).__name__}, expected an object")
-        result: dict[str, Any] = scrub(payload)
-        return result
-
-    async def list_pairing(self) -> PairingList:
-        return PairingList.from_json(await self.call("device.pair.list", {}))
-
-    async def approve(self, request_id: str) -> dict[str, Any]:
-        return await self._call_object("device.pair.approve", {"requestId": _arg(request_id, "requestId")})
-
-    async def reject(self, request_id: str) -> dict[str, Any]:
-        return await self._call_object("device.pair.reject", {"requestId": _arg(request_id, "requestId")})
-
-    async def remove(self, device_id: str) -> dict[str, Any]:
-        return await self._call_object("device.pair.remove", {"deviceId": _arg(device_id, "deviceId")})
-
-
-def _arg(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string")
-    return value.strip()
