@@ -269,3 +269,42 @@ def list_filters(options: DockerSourceOptions, scope: ProjectScope) -> dict[str,
     if scope.project is not None:
         labels.append(f"{COMPOSE_PROJECT_LABEL}={scope.project}")
     return {"label": labels}
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return ""
+
+
+def scope_of_this_sidecar(
+    options: DockerSourceOptions,
+    inspect_container: Callable[[str], Mapping[str, Any] | None],
+    list_containers: Callable[[], Sequence[Mapping[str, Any]]],
+    *,
+    proc_root: str = "/proc/self",
+    hostname: str | None = None,
+) -> ProjectScope:
+    """The project to watch: the configured one, or the one of the container this sidecar runs in."""
+    own: Mapping[str, Any] | None = None
+    if not (options.all_projects or options.project):
+
+        def sharing(container_id: str) -> list[str]:
+            """Containers that run in ``container_id``'s network namespace (network_mode container:)."""
+            mode = f"container:{container_id}"
+            return [
+                str(s["Id"])
+                for s in list_containers()
+                if ((s.get("HostConfig") or {}).get("NetworkMode")) == mode
+            ]
+
+        own = find_own_container(
+            inspect_container,
+            cgroup=_read_text(f"{proc_root}/cgroup"),
+            mountinfo=_read_text(f"{proc_root}/mountinfo"),
+            hostname=hostname,
+            sharing=sharing,
+        )
+    return resolve_scope(options, own)

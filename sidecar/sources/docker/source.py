@@ -22,19 +22,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from sidecar.errors import ConfigError, SourceError
+from sidecar.errors import SourceError
 from sidecar.identity.keys import PublicIdentity
-from sidecar.sources.docker.api import ApiRefused, DockerAPI, EventStream, NotFound, sort_error
-from sidecar.sources.docker.archive import (
-    IdentityUnavailable,
-    check_archive_stat,
-    identity_path_for,
-    parse_identity_archive,
-    read_bounded,
-)
+from sidecar.sources.docker.api import DockerAPI, EventStream, NotFound, sort_error
+from sidecar.sources.docker.archive import IdentityUnavailable, identity_path_for
+from sidecar.sources.docker.cache import IdentityEntry, SourceCache, concerns_us
+from sidecar.sources.docker.devnets import ProjectNetworks
 from sidecar.sources.docker.events import (
     DockerEvent,
     event_filters,
@@ -42,66 +37,31 @@ from sidecar.sources.docker.events import (
     pump,
     wait_streams_open,
 )
+from sidecar.sources.docker.identities import read_published_identity
 from sidecar.sources.docker.inspect import (
-    attached_to,
     ipam_gateways,
     network_addresses,
-    project_network_ids,
     workload_from_summary,
 )
 from sidecar.sources.docker.scope import (
-    PROJECT_SETTING,
     DockerSourceOptions,
     ProjectScope,
-    find_own_container,
     is_selected,
     list_filters,
-    resolve_scope,
+    scope_of_this_sidecar,
 )
 from sidecar.sources.workloads import ChangeCallback, Workload
 
 # The package's name, as before the split: log lines and logging configuration keep matching.
 log = logging.getLogger("sidecar.sources.docker")
 
-_ARCHIVE_CHUNK = 16 * 1024
 _NOT_OPTED_IN = (
     "not read: the container is not opted in; it is listed only because mode dev-approve-all counts "
     "every container on the project's networks"
 )
 
 
-def _read_text(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(1 << 20)
-    except OSError:
-        return ""
-
-
 # --- the source -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _IdentityEntry:
-    path: str
-    identity: PublicIdentity
-    read_at: float
-
-
-@dataclass
-class _Cache:
-    workloads: tuple[Workload, ...] | None = None
-    listed_at: float = 0.0
-    identities: dict[str, _IdentityEntry] = field(default_factory=dict)
-    ipam: dict[str, list[str]] = field(default_factory=dict)
-    # What the last listing saw (kept across invalidations): events are matched against it.
-    known_ids: frozenset[str] = frozenset()  # containers listed (any state)
-    network_ids: frozenset[str] = frozenset()  # dev-approve-all: every network on the engine
-    project_network_ids: frozenset[str] = frozenset()  # dev-approve-all: the project's networks
-    # dev-approve-all: seen connecting to a project (or not yet listed) network; until it leaves or goes
-    attached_ids: set[str] = field(default_factory=set)
-    # Bumped by every invalidation: a refresh that started before an event must not store what it read.
-    generation: int = 0
 
 
 class DockerSource:
@@ -122,12 +82,12 @@ class DockerSource:
         self._proc_root = proc_root
         self._hostname = hostname if hostname is not None else os.environ.get("HOSTNAME")
         self._scope: ProjectScope | None = None
-        self._cache = _Cache()
+        self._cache = SourceCache()
         self._cache_lock = threading.Lock()  # guards _cache between worker threads and the loop
         self._refresh_lock: asyncio.Lock | None = None
         self._connected = False
         self._watching = False
-        self._logged_networks: dict[str, str] | None = None
+        self._networks = ProjectNetworks()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -232,24 +192,15 @@ class DockerSource:
 
     def _scope_blocking(self) -> ProjectScope:
         if self._scope is None:
-            own: Mapping[str, Any] | None = None
-            if not (self._options.all_projects or self._options.project):
-                own = find_own_container(
-                    self._inspect_or_none,
-                    cgroup=_read_text(f"{self._proc_root}/cgroup"),
-                    mountinfo=_read_text(f"{self._proc_root}/mountinfo"),
-                    hostname=self._hostname,
-                    sharing=self._sharing_network_of,
-                )
-            self._scope = resolve_scope(self._options, own)
+            self._scope = scope_of_this_sidecar(
+                self._options,
+                self._inspect_or_none,
+                lambda: self._call(self._api.containers, all=True) or [],
+                proc_root=self._proc_root,
+                hostname=self._hostname,
+            )
             log.info("docker source watches %s", self._scope.describe())
         return self._scope
-
-    def _sharing_network_of(self, container_id: str) -> list[str]:
-        """Ids of containers that run in ``container_id``'s network namespace (network_mode container:)."""
-        summaries = self._call(self._api.containers, all=True) or []
-        mode = f"container:{container_id}"
-        return [str(s["Id"]) for s in summaries if ((s.get("HostConfig") or {}).get("NetworkMode")) == mode]
 
     def _inspect_or_none(self, container: str) -> Mapping[str, Any] | None:
         try:
@@ -287,8 +238,10 @@ class DockerSource:
         all_nets: frozenset[str] | None = None
         others: list[Mapping[str, Any]] = []
         if self._options.dev_approve_all:
-            project_nets, all_nets = self._project_networks(scope)
-            others = self._on_networks(project_nets, {str(s["Id"]) for s in selected})
+            project_nets, all_nets = self._networks.listed(self._call, self._api, scope)
+            others = self._networks.containers_on(
+                self._call, self._api, project_nets, {str(s["Id"]) for s in selected}
+            )
         workloads = [self._workload(s, project_nets, generation) for s in selected]
         workloads += [self._workload(s, project_nets, None) for s in others if s.get("State") == "running"]
         result = tuple(sorted(workloads, key=lambda w: (w.name, w.id)))
@@ -317,38 +270,6 @@ class DockerSource:
         return workload_from_summary(
             summary, ipam=ipam, identity=identity, identity_error=error, project_network_ids=project_nets
         )
-
-    def _project_networks(self, scope: ProjectScope) -> tuple[dict[str, str], frozenset[str]]:
-        """dev-approve-all: the project's networks (id → name), and the ids of every network listed."""
-        if scope.project is None:  # DockerSourceOptions refuses this; never widen to every network
-            raise ConfigError(f"mode dev-approve-all needs one compose project; set {PROJECT_SETTING}")
-        networks = list(self._call(self._api.networks) or [])
-        found = project_network_ids(networks, scope.project)
-        if found != self._logged_networks:
-            self._logged_networks = found
-            if found:
-                log.info(
-                    "dev-approve-all: every container on network(s) %s of project %r counts",
-                    ", ".join(sorted(found.values())),
-                    scope.project,
-                )
-            else:
-                log.warning(
-                    "dev-approve-all: no network is labelled com.docker.compose.project=%s; "
-                    "nothing can be approved until one is",
-                    scope.project,
-                )
-        every = frozenset(str(n["Id"]) for n in networks if isinstance(n, Mapping) and n.get("Id"))
-        return found, every
-
-    def _on_networks(self, network_ids: Mapping[str, str], skip: set[str]) -> list[Mapping[str, Any]]:
-        """Containers (any state) attached to one of these networks, other than ``skip``."""
-        if not network_ids:
-            return []
-        summaries = self._call(self._api.containers, all=True, filters={"network": sorted(network_ids)})
-        return [  # the engine filters by network; check it here too
-            s for s in summaries or [] if str(s["Id"]) not in skip and attached_to(s, network_ids)
-        ]
 
     def _ipam_for(self, network_id: str) -> list[str]:
         with self._cache_lock:
@@ -397,26 +318,11 @@ class DockerSource:
             return None, str(exc)
         with self._cache_lock:
             if self._cache.generation == generation:
-                self._cache.identities[cid] = _IdentityEntry(path, identity, now)
+                self._cache.identities[cid] = IdentityEntry(path, identity, now)
         return identity, None
 
     def _read_identity(self, container_id: str, path: str) -> PublicIdentity:
-        try:
-            chunks, stat = self._call(self._api.get_archive, container_id, path, chunk_size=_ARCHIVE_CHUNK)
-        except NotFound:
-            raise IdentityUnavailable(
-                f"{path} does not exist in the container: publish the identity there (openclaw-entrypoint "
-                f"does) or point label {self._options.identity_path_label} at it"
-            ) from None
-        except ApiRefused as exc:
-            raise IdentityUnavailable(f"{path}: the engine refused the read ({exc})") from None
-        try:
-            check_archive_stat(stat, path)
-            data = read_bounded(chunks)
-        finally:
-            with contextlib.suppress(Exception):
-                chunks.close()
-        return parse_identity_archive(data, path)
+        return read_published_identity(self._call, self._api, container_id, path, self._options)
 
     # --- events -------------------------------------------------------------------------------
 
@@ -432,24 +338,8 @@ class DockerSource:
         return f"docker:network-{event.action}:{event.attrs.get('name', '?')}:{event.container_id[:12]}"
 
     def _concerns_us(self, event: DockerEvent) -> bool:
-        cid = event.container_id
         with self._cache_lock:
-            cache = self._cache
-            if not self._options.dev_approve_all:  # container events: the engine filtered them by label
-                return event.type == "container" or cid in cache.known_ids
-            if event.type == "container":
-                ours = self._selected(event.attrs) or cid in cache.known_ids or cid in cache.attached_ids
-                if event.action == "destroy":
-                    cache.attached_ids.discard(cid)
-                return ours
-            network = event.network_id
-            if network in cache.project_network_ids or network not in cache.network_ids:
-                if event.action == "connect":  # its start event may follow: follow the container
-                    cache.attached_ids.add(cid)
-                else:  # still on another project network? then the re-list this causes knows it
-                    cache.attached_ids.discard(cid)
-                return True
-            return cid in cache.known_ids
+            return concerns_us(self._cache, self._options, event, self._selected)
 
     async def _ping(self) -> None:
         try:
