@@ -22,11 +22,11 @@ COPY wheels /tmp/wheels
 RUN set -eu; \
     python3 -m venv /opt/openclaw-pairing; \
     /opt/openclaw-pairing/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels \
-        --disable-pip-version-check --no-warn-script-location openclaw-pairing; \
+        --disable-pip-version-check --no-warn-script-location 'openclaw-pairing[kubernetes]'; \
     # the runtime needs neither pip nor setuptools: smaller image, fewer CVE scanner hits
     /opt/openclaw-pairing/bin/pip uninstall -q -y pip setuptools; \
     find /opt/openclaw-pairing -name '__pycache__' -path '*/pip/*' -prune -exec rm -rf {} +; \
-    /opt/openclaw-pairing/bin/python -c 'import sidecar, entrypoint'
+    /opt/openclaw-pairing/bin/python -c 'import sidecar, entrypoint, kubernetes_asyncio'
 
 # ---- runtime stage --------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE}

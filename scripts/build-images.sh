@@ -159,7 +159,9 @@ build_wheels() {
   rm -rf "$src"
   reqs=$("$py" - "$ROOT/pyproject.toml" <<'EOF'
 import sys, tomllib
-print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))
+project = tomllib.load(open(sys.argv[1], "rb"))["project"]
+# the image serves Docker and Kubernetes: the [kubernetes] extra is in it too
+print("\n".join(project["dependencies"] + project["optional-dependencies"]["kubernetes"]))
 EOF
 )
   tag="cp${PY_VERSION/./}-$MACHINE-glibc$GLIBC"

@@ -208,6 +208,14 @@ PAIRING_SETTINGS = (
     "listen",
     "json_logs",
     "log_level",
+    # Kubernetes workload source and attested enrollment (docs/kubernetes.md)
+    "source",
+    "namespaces",
+    "enroll_listen",
+    "enroll_audience",
+    "enroll_service_accounts",
+    "enroll_configmap",
+    "enroll_rate_limit",
 )
 PAIRING_FORBIDDEN = ("OPENCLAW_PAIRING_TRUSTED", "OPENCLAW_PAIRING_TRUSTED_ENV")  # the flag is not a setting
 

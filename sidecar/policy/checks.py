@@ -10,6 +10,7 @@ documented in ``docs/policy.md`` and every check has rows in ``tests/unit/test_p
 
 from __future__ import annotations
 
+from sidecar.identity.keys import b64url_decode, device_id_for
 from sidecar.identity.release import own_key_cause
 from sidecar.policy.context import PENDING_TTL_MS, Context, names, short
 from sidecar.policy.decision import Outcome, fail, hold, passed, skip
@@ -62,7 +63,7 @@ def _not_ours(ctx: Context) -> Outcome:
     """Explain why no candidate matched, naming near misses (unlabelled, stopped, other project)."""
     req, ip = ctx.request, ctx.remote_ip
     for w in ctx.workloads:
-        same_id = w.identity is not None and w.identity.device_id == req.device_id
+        same_id = w.claimed_device_id == req.device_id
         same_ip = ip is not None and ip in workload_ips(w)
         if not (same_id or same_ip):
             continue
@@ -79,6 +80,18 @@ def _not_ours(ctx: Context) -> Outcome:
     return skip(f"not ours: no labelled running container publishes deviceId {short(req.device_id)}{where}")
 
 
+def _key_matches(w: Workload, device_id: str, key: str) -> bool:
+    """The request's key is the workload's: equal to the published key, or hashing to the pinned deviceId."""
+    if w.identity is not None:
+        return w.identity.device_id == device_id and w.identity.public_key == key
+    if w.pinned_device_id != device_id:
+        return False
+    try:
+        return device_id_for(b64url_decode(key)) == device_id
+    except ValueError:
+        return False
+
+
 def check_identity(ctx: Context) -> Outcome:
     """Strict mode: deviceId AND publicKey equal the published identity of exactly one candidate.
 
@@ -89,10 +102,14 @@ def check_identity(ctx: Context) -> Outcome:
     req, key, ip = ctx.request, ctx.public_key, ctx.remote_ip
     if key is None:
         return skip(f"publicKey of request {req.request_id} is not an Ed25519 key; cannot compare")
-    same_id = [w for w in ctx.candidates if w.identity and w.identity.device_id == req.device_id]
-    exact = [w for w in same_id if w.identity and w.identity.public_key == key]
+    same_id = [w for w in ctx.candidates if w.claimed_device_id == req.device_id]
+    exact = [w for w in same_id if _key_matches(w, req.device_id, key)]
     if len(exact) == 1:
         w = exact[0]
+        if w.identity is None:
+            return passed(
+                f"deviceId is the one pinned for {w.name} and is the SHA-256 of the request's publicKey", w
+            )
         return passed(f"deviceId and publicKey match the identity published by container {w.name}", w)
     if len(exact) > 1:
         return fail(
@@ -110,6 +127,13 @@ def check_identity(ctx: Context) -> Outcome:
     if not claimed:
         return _not_ours(ctx)
     w = claimed[0]
+    if w.identity is None and w.pinned_device_id:
+        return fail(
+            f"request from {w.name} ({ip}) carries deviceId {short(req.device_id)} which is not the "
+            f"deviceId pinned for it ({short(w.pinned_device_id)})",
+            w,
+            publishedDeviceId=w.pinned_device_id,
+        )
     if w.identity is None:
         why = w.identity_error or "not read yet"
         return hold(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sidecar.envvars import LISTER_IDENTITY_FILE
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sidecar.metrics import Metrics
     from sidecar.settings import Settings
     from sidecar.sources.docker import DockerSource
+    from sidecar.sources.workloads import WorkloadSource
 
 log = logging.getLogger("sidecar.service")
 
@@ -93,10 +95,18 @@ def docker_source(settings: Settings) -> DockerSource:
 @dataclass
 class Parts:
     settings: Settings
-    source: DockerSource
+    source: WorkloadSource
     audit: AuditLog
     metrics: Metrics
     approver: Approver
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # e.g. the enrollment endpoint
+
+    async def aclose(self) -> None:
+        for close in self.closers:
+            try:
+                await close()
+            except Exception:  # stopping must go on
+                log.exception("while stopping %s", getattr(close, "__qualname__", close))
 
 
 async def build(
@@ -110,12 +120,22 @@ async def build(
     from sidecar.approver import Approver
     from sidecar.approver.audit import AuditLog
     from sidecar.metrics import Metrics
+    from sidecar.service.kube import kubernetes_source, source_kind
 
+    audit = AuditLog(settings.audit_log)
+    kind = source_kind(settings, log_choice=True)
+    closers: list[Callable[[], Awaitable[None]]] = []
+    project: str | None = None
     delay = 1.0
     while True:
         try:  # connecting negotiates the API version, so it is retried too
-            source = await asyncio.to_thread(docker_source, settings)
-            scope = await source.resolve_scope()
+            if kind == "kubernetes":  # pods, and the enrollment endpoint (docs/kubernetes.md)
+                source: WorkloadSource
+                source, closers = await kubernetes_source(settings, audit.write)
+            else:
+                docker = await asyncio.to_thread(docker_source, settings)
+                project = (await docker.resolve_scope()).project
+                source = docker
             break
         except SourceError as exc:
             if stop is None or stop.is_set():
@@ -124,7 +144,6 @@ async def build(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, 15.0)
-    audit = AuditLog(settings.audit_log)
     metrics = metrics or Metrics()
     approver = Approver(
         settings,
@@ -132,6 +151,6 @@ async def build(
         source=source,
         audit=audit,
         metrics=metrics,
-        project=scope.project,
+        project=project,
     )
-    return Parts(settings, source, audit, metrics, approver)
+    return Parts(settings, source, audit, metrics, approver, closers)

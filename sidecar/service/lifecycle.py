@@ -64,6 +64,7 @@ async def run_async(settings: Settings, stop: asyncio.Event, *, clock: Clock | N
             await parts.approver.run(stop)
         finally:
             lost.cancel()
+            await parts.aclose()
             parts.audit.close()
         if lost.done() and not lost.cancelled() and lost.result():
             return EXIT_UNREACHABLE

@@ -20,6 +20,7 @@ def health_server(
 ) -> HealthServer:
     """Probes read the approver's state; before it exists the loop counts as starting, not ready."""
     from sidecar.health import HealthServer, liveness, readiness
+    from sidecar.service.kube import source_kind
 
     assert settings.listen is not None
 
@@ -46,7 +47,7 @@ def health_server(
         ready=readiness(
             {
                 "gateway": state_flag("gateway_connected"),
-                "docker": state_flag("source_connected"),
+                source_kind(settings): state_flag("source_connected"),  # docker | kubernetes
                 "firstReconcile": state_flag("first_reconcile_done"),
             }
         ),

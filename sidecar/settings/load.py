@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from sidecar.errors import ConfigError
-from sidecar.settings.model import Mode, PolicySettings, Settings
+from sidecar.settings.model import KubernetesSettings, Mode, PolicySettings, Settings
 from sidecar.settings.schema import CONFIG_ENV_VAR, SPEC, where
 from sidecar.settings.validate import conflicts, not_settings
 from sidecar.trust import is_trusted
@@ -126,4 +126,13 @@ def _build(
         log_level=values["log_level"].upper(),
         config_path=path,
         sources=sources,
+        source=values["source"],
+        kubernetes=KubernetesSettings(
+            namespaces=values["namespaces"],
+            enroll_listen=values["enroll_listen"],
+            enroll_audience=values["enroll_audience"],
+            enroll_service_accounts=values["enroll_service_accounts"],
+            enroll_configmap=values["enroll_configmap"],
+            enroll_rate_limit=values["enroll_rate_limit"],
+        ),
     )

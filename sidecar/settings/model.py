@@ -56,6 +56,18 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class KubernetesSettings:
+    """The Kubernetes workload source and its enrollment endpoint (used when ``source`` is kubernetes)."""
+
+    namespaces: frozenset[str] = frozenset()  # empty: the sidecar's own namespace
+    enroll_listen: tuple[str, int] | None = None  # None: no enrollment endpoint (annotations only)
+    enroll_audience: str = "openclaw-pairing"  # the projected ServiceAccount token's audience
+    enroll_service_accounts: frozenset[str] = frozenset()  # empty: any ServiceAccount of the namespaces
+    enroll_configmap: str = "openclaw-pairing-enrollments"  # empty: remember enrollments in memory only
+    enroll_rate_limit: int = 10  # enrollment attempts per minute and client address
+
+
+@dataclass(frozen=True)
 class Settings:
     gateway_url: str = DEFAULT_GATEWAY_URL
     gateway_token: str | None = field(default=None, repr=False)
@@ -72,6 +84,8 @@ class Settings:
     log_level: str = "INFO"
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # setting name -> default | file | env
+    source: str = "auto"  # auto | docker | kubernetes: where workloads come from
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @property
     def mode(self) -> Mode:
@@ -117,5 +131,16 @@ class Settings:
             "listen": f"{self.listen[0]}:{self.listen[1]}" if self.listen else "off",
             "json_logs": self.json_logs,
             "log_level": self.log_level,
+            "source": self.source,
+            "namespaces": sorted(self.kubernetes.namespaces),
+            "enroll_listen": _listen(self.kubernetes.enroll_listen),
+            "enroll_audience": self.kubernetes.enroll_audience,
+            "enroll_service_accounts": sorted(self.kubernetes.enroll_service_accounts),
+            "enroll_configmap": self.kubernetes.enroll_configmap,
+            "enroll_rate_limit": self.kubernetes.enroll_rate_limit,
             "sources": dict(self.sources),
         }
+
+
+def _listen(value: tuple[str, int] | None) -> str:
+    return f"{value[0]}:{value[1]}" if value else "off"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sidecar import envvars
 from sidecar.settings import parse
-from sidecar.settings.model import Mode, PolicySettings, Settings
+from sidecar.settings.model import KubernetesSettings, Mode, PolicySettings, Settings
 
 CONFIG_ENV_VAR = envvars.PAIRING_CONFIG.name
 ENV_PREFIX = envvars.PAIRING_PREFIX
@@ -60,6 +60,22 @@ SPEC: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
         "info",
         envvars.pairing_var("log_level"),
     ),
+    # Which workloads count: a Docker engine's containers or a Kubernetes API's pods (docs/kubernetes.md).
+    "source": (parse.choice("auto", "docker", "kubernetes"), "auto", envvars.pairing_var("source")),
+    "namespaces": (parse.words, "", envvars.pairing_var("namespaces")),
+    "enroll_listen": (parse.listen, "off", envvars.pairing_var("enroll_listen")),
+    "enroll_audience": (
+        parse.text,
+        KubernetesSettings.enroll_audience,
+        envvars.pairing_var("enroll_audience"),
+    ),
+    "enroll_service_accounts": (parse.words, "", envvars.pairing_var("enroll_service_accounts")),
+    "enroll_configmap": (
+        parse.text,
+        KubernetesSettings.enroll_configmap,
+        envvars.pairing_var("enroll_configmap"),
+    ),
+    "enroll_rate_limit": (parse.count, 10, envvars.pairing_var("enroll_rate_limit")),
 }
 SETTING_NAMES = tuple(SPEC)
 FORBIDDEN_ENV = envvars.PAIRING_FORBIDDEN  # the trusted flag is not a setting

@@ -30,6 +30,14 @@ class Workload:
     # Names of this container's networks that belong to the watched compose project (network label
     # com.docker.compose.project). Filled in mode dev-approve-all only, which approves by address there.
     project_networks: frozenset[str] = frozenset()
+    # A deviceId the platform pins without publishing the key (Kubernetes: the pod annotation
+    # openclaw.pairing/device-id). The request's publicKey is bound by deviceId = sha256(publicKey).
+    pinned_device_id: str | None = None
+
+    @property
+    def claimed_device_id(self) -> str | None:
+        """The deviceId this workload stands for: its verified identity's, else the pinned one."""
+        return self.identity.device_id if self.identity else self.pinned_device_id
 
     @property
     def short_id(self) -> str:
@@ -45,7 +53,7 @@ class Workload:
             "image": self.image,
             "imageId": self.image_id,
             "ips": dict(self.ips),
-            "deviceId": self.identity.device_id if self.identity else None,
+            "deviceId": self.claimed_device_id,
         }
 
 
@@ -53,7 +61,8 @@ ChangeCallback = Callable[[str], Awaitable[None] | None]
 
 
 class WorkloadSource(Protocol):
-    """Where workloads come from. Implementations: sidecar.sources.docker.DockerSource, test fakes."""
+    """Where workloads come from: sidecar.sources.docker.DockerSource,
+    sidecar.sources.kubernetes.KubernetesSource, test fakes."""
 
     @property
     def connected(self) -> bool: ...
