@@ -86,8 +86,10 @@ def test_lists_and_watches_labelled_running_pods_with_all_their_ips(
         )
         evidence = w.evidence()
         assert evidence["owner"] == "StatefulSet/a"
-        assert evidence["node"] == "node-1" and evidence["serviceAccount"] == "default"
-        assert evidence["podUid"] == w.uid and evidence["imageDigests"][0].endswith("ab" * 32)
+        assert evidence["node"] == "node-1"
+        assert evidence["serviceAccount"] == "default"
+        assert evidence["podUid"] == w.uid
+        assert evidence["imageDigests"][0].endswith("ab" * 32)
         assert "no deviceId known" in (w.identity_error or "")
 
         fake.update_pod(NS, "waiting", phase="Running", ips=("10.1.0.8",))
