@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from sidecar import __version__
-from sidecar.cli import devices, doctor, run
+from sidecar.cli import devices, doctor, kube, run
 from sidecar.errors import PairingError
 from sidecar.exitcodes import EXIT_CONFIG, exit_code_for
 
@@ -29,6 +29,7 @@ COMMANDS = (
     devices,  # list, approve, reject, remove
     doctor,  # doctor
     run,  # run, once, explain, config
+    kube,  # kube-device
 )
 
 

@@ -63,7 +63,7 @@ def test_images_are_pinned() -> None:
     assert (K8S / "release" / "release.env").read_text().strip() == f"OPENCLAW_VERSION={PINNED_VERSION}"
     for directory, component in ((K8S, "release"), (K8S / "agent-statefulset", "../release")):
         kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-        assert kustomization["components"] == [component]
+        assert kustomization["components"][0] == component  # (k8s/agent-statefulset adds ../enrollment)
         images = {i["name"]: i for i in kustomization["images"]}
         assert "openclaw/openclaw" not in images, "the OpenClaw tag must come from k8s/release only"
         assert images["openclaw-pairing"]["newTag"]
@@ -107,7 +107,7 @@ def test_gateway_has_state_volume_service_probes_and_token_from_a_secret() -> No
 
 def _agent_pod(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     pod = doc["spec"]["template"]
-    (init,) = pod["spec"]["initContainers"]
+    (init,) = [c for c in pod["spec"]["initContainers"] if c["name"] == "identity-init"]
     (agent,) = pod["spec"]["containers"]
     return pod, init, agent
 
