@@ -52,8 +52,39 @@ def test_a_connected_sidecar_outlives_the_loss_window_many_times() -> None:
         clock = FakeClock()
         stop = asyncio.Event()
         task = asyncio.create_task(watchdog_for(h, clock).run(stop))
-        await let_time_pass(clock, 1000.0 + 10 * AFTER_S)  # twenty minutes, compressed
+        await let_time_pass(clock, 1000.0 + 10 * AFTER_S, task.done)  # twenty minutes, compressed
         assert not task.done(), "the watchdog gave up on a connected sidecar"
+        stop.set()
+        assert await task is False
+        await h.finish()
+
+    asyncio.run(body())
+
+
+def test_started_before_the_first_connect_it_sees_the_connection_that_follows() -> None:
+    """Exactly the production order: the watchdog starts while the sidecar is still connecting."""
+
+    async def body() -> None:
+        h = Harness(settings())
+        clock = FakeClock()
+        stop = asyncio.Event()
+        time_runs = asyncio.Event()
+
+        async def gated_sleep(_: float) -> None:
+            await time_runs.wait()  # no time passes until the sidecar has connected
+            clock.advance(1.0)
+            await asyncio.sleep(0)
+
+        dog = GatewayLossWatchdog(
+            lambda: h.approver.state.gateway_connected, AFTER_S, clock=clock, sleep=gated_sleep
+        )
+        task = asyncio.create_task(dog.run(stop))
+        await asyncio.sleep(0)
+        assert not h.approver.state.gateway_connected  # the watchdog's first look: not connected yet
+        await h.start()
+        time_runs.set()
+        await let_time_pass(clock, 1000.0 + 5 * AFTER_S, task.done)
+        assert not task.done(), "a watchdog holding its first snapshot exits a healthy sidecar here"
         stop.set()
         assert await task is False
         await h.finish()
@@ -72,7 +103,9 @@ def test_exits_after_sustained_loss_and_not_before() -> None:
         lost_at = clock.monotonic()
         await let_time_pass(clock, lost_at + AFTER_S - 2, task.done)
         assert not task.done(), "exited before the loss window ran out"
-        assert await asyncio.wait_for(task, 5) is True
+        await let_time_pass(clock, lost_at + 2 * AFTER_S, task.done)
+        assert task.done(), "never exited although the gateway stayed lost"
+        assert task.result() is True
         assert stop.is_set()
         assert AFTER_S - 1 <= clock.monotonic() - lost_at <= AFTER_S + 2
         await h.finish()
@@ -89,9 +122,9 @@ def test_a_reconnect_restarts_the_window() -> None:
         task = asyncio.create_task(watchdog_for(h, clock).run(stop))
         for _ in range(3):  # lost for 100 s, back, lost again: never 120 s in a row
             await h.session.disconnect()
-            await let_time_pass(clock, clock.monotonic() + 100)
+            await let_time_pass(clock, clock.monotonic() + 100, task.done)
             await h.session.connect()
-            await let_time_pass(clock, clock.monotonic() + 3)
+            await let_time_pass(clock, clock.monotonic() + 3, task.done)
         assert not task.done()
         stop.set()
         assert await task is False
