@@ -9,9 +9,13 @@ The entrypoint never stays resident: after ``exec`` the agent owns the PID, its 
 code. Settings and their variables are described in docs/identity.md. Imports only the standard library,
 ``cryptography`` and ``sidecar.identity`` so that it starts fast in small agent images.
 
+With ``OPENCLAW_PREPAIR_ROLE`` set (--init-only and -- CMD), the device is then pre-paired: connected to
+the gateway with exactly what the agent will present, waiting until it is approved (``sidecar.prepair``,
+imported only then), so the agent's own first connect is admitted.
+
 Exit codes before exec: 0 ok (--init-only/--show), 2 usage or configuration, 3 corrupt identity,
-4 conflicting identities, 5 read-only location, 6 other identity problem, 126/127 command not
-executable/not found.
+4 conflicting identities, 5 read-only location, 6 other identity problem, 7 pre-pairing timed out,
+8 pre-pairing refused by the gateway, 126/127 command not executable/not found.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from sidecar import envvars
 from sidecar.errors import (
     ConfigError,
     IdentityConflict,
@@ -28,6 +33,8 @@ from sidecar.errors import (
     IdentityError,
     IdentityReadOnly,
     PairingError,
+    PrepairRefused,
+    PrepairTimeout,
 )
 from sidecar.exitcodes import (
     ENTRYPOINT_EXIT_CONFIG,
@@ -37,14 +44,19 @@ from sidecar.exitcodes import (
     ENTRYPOINT_EXIT_NOT_EXECUTABLE,
     ENTRYPOINT_EXIT_NOT_FOUND,
     ENTRYPOINT_EXIT_OK,
+    ENTRYPOINT_EXIT_PREPAIR_REFUSED,
+    ENTRYPOINT_EXIT_PREPAIR_TIMEOUT,
     ENTRYPOINT_EXIT_READ_ONLY,
 )
 from sidecar.identity import privileges
 from sidecar.identity.ensure import ensure, show
 from sidecar.identity.entrypoint_settings import parse
+from sidecar.identity.keys import DeviceIdentity
 
 PROG = "openclaw-entrypoint"
 EXIT_CODES: tuple[tuple[type[PairingError], int], ...] = (
+    (PrepairTimeout, ENTRYPOINT_EXIT_PREPAIR_TIMEOUT),
+    (PrepairRefused, ENTRYPOINT_EXIT_PREPAIR_REFUSED),
     (ConfigError, ENTRYPOINT_EXIT_CONFIG),
     (IdentityCorrupt, ENTRYPOINT_EXIT_CORRUPT),
     (IdentityConflict, ENTRYPOINT_EXIT_CONFLICT),
@@ -59,6 +71,15 @@ def exit_code(exc: PairingError) -> int:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _prepair(identity: DeviceIdentity) -> None:
+    """Pair the device before the agent's first connect. Imported here: it needs websockets."""
+    from sidecar.prepair import parse_prepair  # only when configured (docs/DESIGN.md)
+    from sidecar.prepair.wait import run
+
+    cfg = parse_prepair(os.environ)
+    _log(run(identity, cfg, lambda line: _log(f"{PROG}: {line}")).log_line())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for moved in result.moved_aside:
         _log(f"{PROG}: --regenerate: kept the damaged identity as {moved}")
     _log(result.log_line())
+    if envvars.PREPAIR_ROLE.is_set(os.environ):
+        try:
+            _prepair(result.identity)
+        except PairingError as exc:
+            _log(f"{PROG}: error: {exc}")
+            return exit_code(exc)
     if cfg.action == "init":
         return ENTRYPOINT_EXIT_OK
 

@@ -163,6 +163,36 @@ DEVICE_IDENTITY_FILE = _v(
     "OPENCLAW_DEVICE_IDENTITY_FILE", "entrypoint", "exported to the agent: the identity file written"
 )
 
+# Pre-pairing (sidecar/prepair, docs/identity.md "Pre-pairing"): the identity step connects with the agent's
+# key and waits until the device is approved, so the agent's own first connect is admitted. Off unless
+# OPENCLAW_PREPAIR_ROLE is set. Defaults per role are what the real OpenClaw clients send (measured).
+PREPAIR_ROLES = ("node", "operator")
+PREPAIR_ROLE = _v(
+    "OPENCLAW_PREPAIR_ROLE",
+    "entrypoint",
+    "pre-pair the device for this role (unset: off)",
+    parse=choice(*PREPAIR_ROLES),
+)
+PREPAIR_SCOPES = _v("OPENCLAW_PREPAIR_SCOPES", "entrypoint", "scopes the agent asks for (a list)")
+PREPAIR_CLIENT_ID = _v("OPENCLAW_PREPAIR_CLIENT_ID", "entrypoint", "the agent's client.id (node-host, cli)")
+PREPAIR_CLIENT_MODE = _v("OPENCLAW_PREPAIR_CLIENT_MODE", "entrypoint", "the agent's client.mode (node, cli)")
+PREPAIR_PLATFORM = _v("OPENCLAW_PREPAIR_PLATFORM", "entrypoint", "client.platform the agent sends", "linux")
+PREPAIR_DEVICE_FAMILY = _v(
+    "OPENCLAW_PREPAIR_DEVICE_FAMILY", "entrypoint", "client.deviceFamily the agent sends ('none': omitted)"
+)
+PREPAIR_DISPLAY_NAME = _v("OPENCLAW_PREPAIR_DISPLAY_NAME", "entrypoint", "client.displayName the agent sends")
+PREPAIR_TIMEOUT = _v("OPENCLAW_PREPAIR_TIMEOUT", "entrypoint", "seconds to wait for the approval", "300")
+PREPAIR_VARS = (
+    PREPAIR_ROLE,
+    PREPAIR_SCOPES,
+    PREPAIR_CLIENT_ID,
+    PREPAIR_CLIENT_MODE,
+    PREPAIR_PLATFORM,
+    PREPAIR_DEVICE_FAMILY,
+    PREPAIR_DISPLAY_NAME,
+    PREPAIR_TIMEOUT,
+)
+
 ENTRYPOINT_VARS = (
     IDENTITY_DIR,
     DEVICE_ID,
@@ -188,11 +218,13 @@ PAIRING_SETTINGS = (
     "on_check_failure",
     "allow_admin_scope",
     "allow_node_role",
+    "allow_node_admin_commands",
     "label_opt_in",
     "label_opt_in_value",
     "label_identity_path",
     "label_roles",
     "label_scopes",
+    "label_node_commands",
     "default_identity_path",
     "default_roles",
     "default_scopes",
@@ -231,6 +263,13 @@ def pairing_var(setting: str) -> str:
     return PAIRING_PREFIX + setting.upper()
 
 
+TEST_RELEASES = _v(
+    "OPENCLAW_TEST_RELEASES",
+    "build",
+    "tests: the OpenClaw releases to run against (make test-compat: the whole matrix)",
+    "2026.9.6 2026.2.26",
+)
+
 # Names we only pass on (to OpenClaw's processes, to compose, to the build); declared so that every name
 # in the repository is known, documented and spelled one way.
 PASSED_ON = (
@@ -252,6 +291,7 @@ PASSED_ON = (
     _v("OPENCLAW_PAIRING_CACHE", "build", "download cache outside the clone"),
     _v("OPENCLAW_TEST_REQUIRE", "build", "tests: a missing prerequisite fails instead of skipping"),
     _v("OPENCLAW_TEST_NETNS", "build", "tests: pytest runs in its private network namespace"),
+    TEST_RELEASES,
     _v("OPENCLAW_IMAGES_LOCAL", "build", "build/images.env: the OpenClaw image was built locally"),
     _v("OPENCLAW_LOCAL", "build", "build-images.sh internal: this run built the OpenClaw image"),
     _v("OPENCLAW_IMAGES_ENV", "build", "where build-images.sh records the images (build/images.env)"),
@@ -273,6 +313,7 @@ CATALOGUE: dict[str, Var] = {
         CONFIG_PATH,
         *ENTRYPOINT_VARS,
         DEVICE_IDENTITY_FILE,
+        *PREPAIR_VARS,
         PAIRING_CONFIG,
         *PASSED_ON,
     )

@@ -125,6 +125,21 @@ class RequestTimeout(GatewayError):
     """No response to a request within its timeout."""
 
 
+# --- pre-pairing ---------------------------------------------------------------------------------
+
+
+class PrepairTimeout(PairingError):
+    """Pre-pairing waited its whole timeout and the device is still not approved."""
+
+    def __init__(self, message: str, *, request_id: str | None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class PrepairRefused(PairingError):
+    """Pre-pairing: the gateway refused the connection for a reason waiting cannot fix (token, protocol)."""
+
+
 # --- workload sources ----------------------------------------------------------------------------
 
 

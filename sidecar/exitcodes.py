@@ -45,6 +45,8 @@ ENTRYPOINT_EXIT_CORRUPT = 3  # an identity file is damaged
 ENTRYPOINT_EXIT_CONFLICT = 4  # two identities disagree
 ENTRYPOINT_EXIT_READ_ONLY = 5  # the identity location cannot be written
 ENTRYPOINT_EXIT_IDENTITY = 6  # any other identity problem
+ENTRYPOINT_EXIT_PREPAIR_TIMEOUT = 7  # pre-pairing: not approved within OPENCLAW_PREPAIR_TIMEOUT
+ENTRYPOINT_EXIT_PREPAIR_REFUSED = 8  # pre-pairing: the gateway refused us (token, protocol, scope)
 ENTRYPOINT_EXIT_NOT_EXECUTABLE = 126
 ENTRYPOINT_EXIT_NOT_FOUND = 127
 

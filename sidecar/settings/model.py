@@ -36,11 +36,13 @@ class PolicySettings:
     on_check_failure: str = "reject"  # reject | ignore (for a labelled container's failing request)
     allow_admin_scope: bool = False
     allow_node_role: bool = False
+    allow_node_admin_commands: bool = False  # the sidecar's key of the two-key rule for admin node commands
     label_opt_in: str = "openclaw.pairing.auto-approve"
     label_opt_in_value: str = "true"
     label_identity_path: str = "openclaw.pairing.identity-path"
     label_roles: str = "openclaw.pairing.roles"
     label_scopes: str = "openclaw.pairing.scopes"
+    label_node_commands: str = "openclaw.pairing.node-commands"
     default_roles: frozenset[str] = frozenset({"operator"})
     default_scopes: frozenset[str] = frozenset({"operator.read", "operator.write"})
     rate_limit_per_container: int = 3
@@ -111,11 +113,13 @@ class Settings:
             "on_check_failure": p.on_check_failure,
             "allow_admin_scope": p.allow_admin_scope,
             "allow_node_role": p.allow_node_role,
+            "allow_node_admin_commands": p.allow_node_admin_commands,
             "label_opt_in": p.label_opt_in,
             "label_opt_in_value": p.label_opt_in_value,
             "label_identity_path": p.label_identity_path,
             "label_roles": p.label_roles,
             "label_scopes": p.label_scopes,
+            "label_node_commands": p.label_node_commands,
             "default_identity_path": self.default_identity_path,
             "default_roles": sorted(p.default_roles),
             "default_scopes": sorted(p.default_scopes),

@@ -28,6 +28,7 @@ SPEC: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     "on_check_failure": (parse.choice("reject", "ignore"), "reject", envvars.pairing_var("on_check_failure")),
     "allow_admin_scope": (parse.boolean, False, envvars.pairing_var("allow_admin_scope")),
     "allow_node_role": (parse.boolean, False, envvars.pairing_var("allow_node_role")),
+    "allow_node_admin_commands": (parse.boolean, False, envvars.pairing_var("allow_node_admin_commands")),
     "label_opt_in": (parse.label_key, PolicySettings.label_opt_in, envvars.pairing_var("label_opt_in")),
     "label_opt_in_value": (parse.text, "true", envvars.pairing_var("label_opt_in_value")),
     "label_identity_path": (
@@ -37,6 +38,11 @@ SPEC: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     ),
     "label_roles": (parse.label_key, PolicySettings.label_roles, envvars.pairing_var("label_roles")),
     "label_scopes": (parse.label_key, PolicySettings.label_scopes, envvars.pairing_var("label_scopes")),
+    "label_node_commands": (
+        parse.label_key,
+        PolicySettings.label_node_commands,
+        envvars.pairing_var("label_node_commands"),
+    ),
     "default_identity_path": (
         parse.text,
         Settings.default_identity_path,

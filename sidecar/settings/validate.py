@@ -51,10 +51,16 @@ def conflicts(v: Mapping[str, Any], trusted: bool) -> list[str]:
                 f"{where('mode')} is dev-approve-all but {where('project')} is '*': dev mode approves "
                 "what is on ONE compose project's networks; name the project (or leave it 'auto' in compose)"
             )
-    if mode == Mode.IP and (v["allow_admin_scope"] or v["allow_node_role"]):
+    if mode == Mode.IP and (v["allow_admin_scope"] or v["allow_node_role"] or v["allow_node_admin_commands"]):
         out.append(
             f"{where('mode')} is ip, which cannot prove which device is asking, so "
-            f"{where('allow_admin_scope')} and {where('allow_node_role')} must stay false (use mode strict)"
+            f"{where('allow_admin_scope')}, {where('allow_node_role')} and "
+            f"{where('allow_node_admin_commands')} must stay false (use mode strict)"
+        )
+    if v["allow_node_admin_commands"] and not v["allow_node_role"]:
+        out.append(
+            f"{where('allow_node_admin_commands')} is on but {where('allow_node_role')} is off: a node's "
+            "commands are approved only for a device the sidecar may approve as a node"
         )
     if PRIVILEGED_SCOPE in v["default_scopes"] and not v["allow_admin_scope"]:
         out.append(f"{where('default_scopes')} contains {PRIVILEGED_SCOPE} but allow_admin_scope is false")
@@ -62,7 +68,7 @@ def conflicts(v: Mapping[str, Any], trusted: bool) -> list[str]:
         out.append(f"{where('default_roles')} contains {PRIVILEGED_ROLE} but allow_node_role is false")
     if not v["default_roles"]:
         out.append(f"{where('default_roles')} must name at least one role (e.g. operator)")
-    keys = ["label_opt_in", "label_identity_path", "label_roles", "label_scopes"]
+    keys = ["label_opt_in", "label_identity_path", "label_roles", "label_scopes", "label_node_commands"]
     if len({v[k] for k in keys}) != len(keys):
         out.append(f"label keys must differ: {', '.join(f'{k}={v[k]}' for k in keys)}")
     if not v["label_opt_in_value"]:

@@ -335,3 +335,50 @@ def test_imports_only_stdlib_cryptography_and_sidecar_identity() -> None:
     modules = eval(out)  # noqa: S307 - our own subprocess's repr of a list of str
     shared = {"sidecar.errors", "sidecar.exitcodes", "sidecar.envvars"}  # stdlib-only tables
     assert all(m in shared or m.startswith("sidecar.identity") for m in modules), modules
+    # Pre-pairing (sidecar.prepair: needs websockets) is imported only when OPENCLAW_PREPAIR_ROLE is set.
+    assert not any(m.startswith(("sidecar.prepair", "sidecar.gateway")) for m in modules), modules
+
+
+def test_prepair_stops_at_its_timeout_with_its_own_exit_code(tmp_path: Path) -> None:
+    """An unreachable gateway: progress lines, then exit 7 naming the variable; the identity is kept."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "OPENCLAW_IDENTITY_DIR": str(tmp_path / "ids"),
+        "OPENCLAW_UID": str(os.getuid()),
+        "OPENCLAW_GID": str(os.getgid()),
+        "OPENCLAW_IDENTITY_FORMAT": "json",
+        "OPENCLAW_GATEWAY_URL": "ws://127.0.0.1:9",
+        "OPENCLAW_PREPAIR_ROLE": "node",
+        "OPENCLAW_PREPAIR_TIMEOUT": "2",
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO / "entrypoint.py"), "--init-only"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 7, done.stderr
+    assert "pre-pairing: connecting to ws://127.0.0.1:9 as the agent will (role=node" in done.stderr
+    assert "not answering yet" in done.stderr
+    assert "OPENCLAW_PREPAIR_TIMEOUT" in done.stderr
+    assert (tmp_path / "ids" / "default" / "device.pub.json").exists()
+
+
+def test_prepair_refuses_a_bad_role_before_connecting(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "OPENCLAW_IDENTITY_DIR": str(tmp_path / "ids"),
+        "OPENCLAW_UID": str(os.getuid()),
+        "OPENCLAW_GID": str(os.getgid()),
+        "OPENCLAW_IDENTITY_FORMAT": "json",
+        "OPENCLAW_PREPAIR_ROLE": "admin",
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO / "entrypoint.py"), "--init-only"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2, done.stderr
+    assert "OPENCLAW_PREPAIR_ROLE='admin' is not one of: node, operator" in done.stderr
