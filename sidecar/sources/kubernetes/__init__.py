@@ -7,7 +7,7 @@ calls, through ``kubernetes_asyncio``, imported lazily: a Docker-only install ne
 """
 
 from sidecar.sources.kubernetes.api import Gone, KubeAPI, NotFound, available, in_cluster
-from sidecar.sources.kubernetes.enrollment import Enroller, Enrollment, EnrollPolicy, Outcome, Refused
+from sidecar.sources.kubernetes.enrollment import Enroller, Outcome
 from sidecar.sources.kubernetes.pods import (
     DEVICE_ID_ANNOTATION,
     ROLES_ANNOTATION,
@@ -17,6 +17,7 @@ from sidecar.sources.kubernetes.pods import (
     pod_info,
     workload_for,
 )
+from sidecar.sources.kubernetes.records import Enrollment, EnrollPolicy, Refused
 from sidecar.sources.kubernetes.server import EnrollmentServer
 from sidecar.sources.kubernetes.source import KubernetesSource, KubernetesSourceOptions
 

@@ -14,7 +14,6 @@ a restarted sidecar remembers them. Every answer is audited; refusals are a 4xx 
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -31,6 +30,7 @@ from sidecar.identity.enroll import enroll_payload
 from sidecar.identity.keys import PublicIdentity, b64url_decode
 from sidecar.sources.kubernetes.api import KubeAPI
 from sidecar.sources.kubernetes.pods import is_opted_in, pinned_device_id, pod_info
+from sidecar.sources.kubernetes.records import Enrollment, EnrollPolicy, Refused
 
 log = logging.getLogger("sidecar.sources.kubernetes.enrollment")
 
@@ -40,52 +40,6 @@ PRUNE_AFTER_MS = 600_000
 POD_NAME_CLAIM = "authentication.kubernetes.io/pod-name"
 POD_UID_CLAIM = "authentication.kubernetes.io/pod-uid"
 FIELDS = ("deviceId", "publicKey", "podUid", "nonce", "signature", "token")
-
-
-class Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Enrollment:
-    identity: PublicIdentity
-    namespace: str
-    pod: str
-    uid: str
-    enrolled_at_ms: int
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "deviceId": self.identity.device_id,
-                "publicKey": self.identity.public_key,
-                "namespace": self.namespace,
-                "pod": self.pod,
-                "enrolledAtMs": self.enrolled_at_ms,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, uid: str, text: str) -> Enrollment:
-        data = json.loads(text)
-        identity = PublicIdentity.from_json({"deviceId": data["deviceId"], "publicKey": data["publicKey"]})
-        return cls(identity, str(data["namespace"]), str(data["pod"]), uid, int(data.get("enrolledAtMs", 0)))
-
-
-@dataclass(frozen=True)
-class EnrollPolicy:
-    namespaces: frozenset[str]
-    audience: str
-    service_accounts: frozenset[str]  # empty: any; entries "sa" or "namespace/sa"
-    label_opt_in: str
-    label_opt_in_value: str
-    rate_limit: int  # attempts per minute per client address
-    configmap: str  # "" = memory only
-    configmap_namespace: str
 
 
 @dataclass
