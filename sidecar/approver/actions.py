@@ -62,8 +62,12 @@ async def carry_out(
     settings: Settings,
     stop: asyncio.Event,
     metrics: Metrics,
+    kind: str = "device",
 ) -> Outcome:
-    """Carry a decision out, or say why it was not. Logs what happened; the caller audits it."""
+    """Carry a decision out, or say why it was not. Logs what happened; the caller audits it.
+
+    ``kind`` is ``device`` (``device.pair.*``) or ``node`` (``node.pair.*``, a node's capability surface).
+    """
     if not decision.acts:
         return Outcome(Kind.NOTHING, "none")
     if not settings.trusted:  # observe: re-decided only when inputs change; counts no approval
@@ -71,14 +75,17 @@ async def carry_out(
         return Outcome(Kind.OBSERVED, "observe-only: OPENCLAW_TRUSTED_ENV is not set")
     if stop.is_set():  # checked immediately before the RPC: never act after shutdown starts
         return Outcome(Kind.NOT_SENT, "not-sent: shutting down")
-    method = "device.pair.approve" if decision.action is Action.APPROVE else "device.pair.reject"
+    verb = "approve" if decision.action is Action.APPROVE else "reject"
+    method = f"{'node' if kind == 'node' else 'device'}.pair.{verb}"
     try:
-        if decision.action is Action.APPROVE:
+        if kind == "node":
+            await (client.approve_node(rid) if verb == "approve" else client.reject_node(rid))
+        elif verb == "approve":
             await client.approve(rid)
         else:
             await client.reject(rid)
     except GatewayRequestError as exc:
-        if await _still_pending(client, rid) is False:
+        if await _still_pending(client, rid, kind) is False:
             log.info("%s %s: request no longer pending (superseded, expired or resolved)", method, rid)
             return Outcome(Kind.GONE, "gone: no longer pending (superseded, expired or resolved)")
         return _failed(method, rid, exc, metrics)
@@ -98,9 +105,11 @@ def _failed(method: str, rid: str, exc: GatewayError, metrics: Metrics) -> Outco
     return Outcome(Kind.FAILED, f"error: {type(exc).__name__}: {exc}")
 
 
-async def _still_pending(client: PairingClient, rid: str) -> bool | None:
+async def _still_pending(client: PairingClient, rid: str, kind: str) -> bool | None:
     """One re-list: True/False, or None when the re-list failed too (then it counts as still there)."""
     try:
+        if kind == "node":
+            return (await client.list_node_pairing()).find(rid) is not None
         return (await client.list_pairing()).find(rid) is not None
     except GatewayError:
         return None

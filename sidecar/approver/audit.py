@@ -62,6 +62,7 @@ class AuditLog:
         entry: dict[str, Any] = {
             "time": _iso(now_ms),
             "timeMs": now_ms,
+            "kind": decision.evidence.get("kind", "device"),  # device (device.pair.*) | node (node.pair.*)
             "requestId": request.get("requestId"),
             "deviceId": request.get("deviceId"),
             "action": decision.audit_action(trusted),

@@ -19,10 +19,12 @@ from sidecar.approver.ports import Clock, PairingClient, SessionFactory, SystemC
 from sidecar.approver.reconcile import Reconciler
 from sidecar.approver.state import ApproverState
 from sidecar.approver.triggers import TICK_S, Triggers
-from sidecar.errors import PairingError
+from sidecar.errors import GatewayRequestError, PairingError
 from sidecar.gateway.models import GatewayEvent
+from sidecar.gateway.node_records import NodeRequest, NodeResolved
 from sidecar.metrics import Metrics
 from sidecar.policy import Action, Decision, History, decide
+from sidecar.policy.nodes import decide_node
 from sidecar.settings import Mode, Settings
 from sidecar.sources.workloads import WorkloadSource
 
@@ -177,6 +179,15 @@ class Approver:
                 log.warning("unreadable device.pair.resolved event: %s", exc)
                 return
             self._pass.history = self._pass.history.with_resolved(resolved.request_id, resolved.decision, now)
+        elif event.event == "node.pair.requested":
+            self.trigger("node.pair.requested")
+        elif event.event == "node.pair.resolved":
+            try:
+                node = NodeResolved.from_json(event.payload)
+            except PairingError as exc:
+                log.warning("unreadable node.pair.resolved event: %s", exc)
+                return
+            self._pass.history = self._pass.history.with_resolved(node.request_id, node.decision, now)
 
     # --- one-shot commands -----------------------------------------------------------------------
 
@@ -194,6 +205,12 @@ class Approver:
             listing = await client.list_pairing()
             request = listing.find(request_id)
             if request is None:
+                node = await _pending_node(client, request_id)
+                if node is not None:
+                    workloads = tuple(await self._source.snapshot())
+                    paired = {d.device_id: d for d in listing.paired}
+                    now = self._clock.now_ms()
+                    return decide_node(node, workloads, paired, self.policy, self._pass.history, now)
                 reason = f"no pending request {request_id}: resolved, expired, superseded or never existed"
                 return Decision(Action.IGNORE, NOT_PENDING, reason, {"request": {"requestId": request_id}})
             workloads = tuple(await self._source.snapshot())
@@ -219,3 +236,11 @@ class Approver:
                 return await fn(client)
             finally:
                 self._client = None
+
+
+async def _pending_node(client: PairingClient, request_id: str) -> NodeRequest | None:
+    """The pending node surface with this id, if the gateway has node capability approval at all."""
+    try:
+        return (await client.list_node_pairing()).find(request_id)
+    except GatewayRequestError:
+        return None

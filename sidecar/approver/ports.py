@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sidecar.gateway.models import GatewayEvent, HelloOk, PairingList
+from sidecar.gateway.node_records import NodePairingList
 
 
 class PairingClient(Protocol):
@@ -25,6 +26,12 @@ class PairingClient(Protocol):
     async def approve(self, request_id: str) -> dict[str, Any]: ...
 
     async def reject(self, request_id: str) -> dict[str, Any]: ...
+
+    async def list_node_pairing(self) -> NodePairingList: ...
+
+    async def approve_node(self, request_id: str) -> dict[str, Any]: ...
+
+    async def reject_node(self, request_id: str) -> dict[str, Any]: ...
 
 
 class Session(Protocol):

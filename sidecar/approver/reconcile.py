@@ -1,4 +1,5 @@
-"""One reconcile pass: ``device.pair.list``, the workload snapshot, the pure policy per request, act, audit.
+"""One reconcile pass: ``device.pair.list``, the workload snapshot, the pure policy per request, act, audit;
+then the same for node capability surfaces (``node_pass``).
 
 The list is the truth (fresh ``paired`` entries for repair checks, no stale event payloads), so a pass is
 the same whatever triggered it. A failure deciding one request leaves it pending and does not starve the
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from sidecar.approver.actions import Kind, Outcome, carry_out
 from sidecar.approver.audit import AuditLog
 from sidecar.approver.memory import RequestMemory, fingerprint, workloads_fingerprint
+from sidecar.approver.node_pass import node_pass
 from sidecar.approver.ports import Clock, PairingClient
 from sidecar.errors import GatewayError, SourceError
 from sidecar.gateway.models import PairedDevice, PendingRequest
@@ -67,15 +69,18 @@ class Reconciler:
         self.policy = policy
         self._source = source
         self._audit = audit
-        self._metrics = metrics
-        self._clock = clock
-        self._hold = hold  # asks for another pass soon (a request was held back or its RPC failed)
+        self.metrics = self._metrics = metrics
+        self.clock = self._clock = clock
+        self.hold = self._hold = (
+            hold  # asks for another pass soon (a request was held back or its RPC failed)
+        )
         self._gateway_version = gateway_version
         self.history = History(started_ms=clock.now_ms())
         self.memory = RequestMemory()
         self.first_done = False
         self.last_ms: int | None = None
         self._dev_over_logged = False
+        self.nodes_unsupported = False  # the gateway does not know node.pair.list (logged once)
 
     def saw(self, request: PendingRequest, now_ms: int) -> None:
         """A pending request was seen (listed, or announced by an event)."""
@@ -102,7 +107,6 @@ class Reconciler:
             log.warning("skipping an unreadable pending/paired entry: %s", problem)
         for request in listing.pending:
             self.saw(request, now)
-        self._metrics.pending.set(len(listing.pending))
         result.pending = len(listing.pending)
         paired = {d.device_id: d for d in listing.paired}
         workloads_fp = workloads_fingerprint(workloads)
@@ -118,7 +122,11 @@ class Reconciler:
                 result.records.append(record)
             if self.memory.wants_retry(request.request_id):
                 self._hold()
-        self.memory.forget_all_but({r.request_id for r in listing.pending})
+        live = {r.request_id for r in listing.pending}
+        if not stop.is_set():
+            live |= await node_pass(self, client, workloads, workloads_fp, paired, stop, result)
+        self._metrics.pending.set(result.pending)
+        self.memory.forget_all_but(live)
         self.first_done = True
         self.last_ms = self._clock.now_ms()
         self._metrics.reconciles.inc()
@@ -144,15 +152,23 @@ class Reconciler:
         decision = decide(request, workloads, paired, self.policy, self.history, now)
         if self.memory.same_again(rid, fp, decision):
             return None
-        outcome = await self._act(client, decision, rid, stop)
+        outcome = await self.act(client, decision, rid, stop)
         self.memory.remember(rid, fp, decision, outcome.retry)
-        self._record(decision, outcome.text, rid)
+        self.record(decision, outcome.text, rid)
         return decision, outcome.text
 
-    async def _act(self, client: PairingClient, decision: Decision, rid: str, stop: asyncio.Event) -> Outcome:
+    async def act(
+        self,
+        client: PairingClient,
+        decision: Decision,
+        rid: str,
+        stop: asyncio.Event,
+        *,
+        kind: str = "device",
+    ) -> Outcome:
         """``carry_out`` (the gate and the RPC), then what the loop keeps from it."""
         outcome = await carry_out(
-            client, decision, rid, settings=self.settings, stop=stop, metrics=self._metrics
+            client, decision, rid, settings=self.settings, stop=stop, metrics=self._metrics, kind=kind
         )
         if outcome.kind is Kind.NOTHING:
             self._log_ignore(decision, rid)
@@ -181,7 +197,7 @@ class Reconciler:
             log.warning("dev-approve-all is over (%s): no more approvals", decision.reason)
         log.debug("ignore %s [%s]: %s", rid, decision.check, decision.reason)
 
-    def _record(self, decision: Decision, outcome: str, rid: str) -> None:
+    def record(self, decision: Decision, outcome: str, rid: str) -> None:
         trusted = self.settings.trusted
         self._metrics.decisions.labels(action=decision.audit_action(trusted), check=decision.check).inc()
         version = self._gateway_version()

@@ -40,7 +40,7 @@ from sidecar.gateway import protocol as proto
 from sidecar.gateway.fanout import EventCallback, Fanout
 from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket
 from sidecar.gateway.models import GatewayEvent, HelloOk
-from sidecar.gateway.pairing_rpc import PairingCalls
+from sidecar.gateway.pairing_rpc import NodePairingCalls
 from sidecar.gateway.urls import check_url
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ MIN_TICK_CHECK = 1.0  # seconds; the watchdog never polls faster than this
 YIELD_EVERY = 32  # frames the reader handles before letting other tasks (subscribers) run
 
 
-class GatewayClient(PairingCalls):
+class GatewayClient(NodePairingCalls):
     """A single connection. Not reusable: after it closes, make a new one (``GatewaySession`` does)."""
 
     def __init__(

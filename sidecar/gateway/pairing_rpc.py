@@ -1,4 +1,4 @@
-"""The pairing RPCs over one connection: ``device.pair.list|approve|reject|remove``.
+"""The pairing RPCs over one connection: ``device.pair.list|approve|reject|remove``, ``node.pair.*``.
 
 Why a mixin: the connection (``GatewayClient``) knows frames and timeouts, not methods; the calls the
 approver and the CLI make are named here, each validating its argument and its answer's shape.
@@ -11,6 +11,7 @@ from typing import Any
 
 from sidecar.errors import ProtocolError
 from sidecar.gateway.models import PairingList, scrub
+from sidecar.gateway.node_records import NodePairingList
 
 
 class PairingCalls:
@@ -49,3 +50,16 @@ def _arg(value: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
     return value.strip()
+
+
+class NodePairingCalls(PairingCalls):
+    """``node.pair.list|approve|reject``: the capability surface of a paired node (``node_records``)."""
+
+    async def list_node_pairing(self) -> NodePairingList:
+        return NodePairingList.from_json(await self.call("node.pair.list", {}))
+
+    async def approve_node(self, request_id: str) -> dict[str, Any]:
+        return await self._call_object("node.pair.approve", {"requestId": _arg(request_id, "requestId")})
+
+    async def reject_node(self, request_id: str) -> dict[str, Any]:
+        return await self._call_object("node.pair.reject", {"requestId": _arg(request_id, "requestId")})

@@ -19,6 +19,7 @@ from sidecar.gateway.models import (
     PairingList,
     PendingRequest,
 )
+from sidecar.gateway.node_records import NodePairingList, NodeRequest
 from sidecar.identity.keys import DeviceIdentity, PublicIdentity
 from sidecar.settings import Mode, PolicySettings
 from sidecar.sources.workloads import ChangeCallback, Workload
@@ -126,6 +127,8 @@ class FakeGateway:
     rpcs: list[tuple[str, str]] = field(default_factory=list)
     fail_with: dict[str, GatewayError] = field(default_factory=dict)  # requestId -> error to raise
     lists: int = 0
+    node_pending: dict[str, NodeRequest] = field(default_factory=dict)  # node capability surfaces
+    node_paired: dict[str, NodeRequest] = field(default_factory=dict)  # nodeId -> approved surface
 
     def add(self, *requests: PendingRequest) -> None:
         for r in requests:
@@ -160,6 +163,28 @@ class FakeClient:
 
     async def reject(self, request_id: str) -> dict[str, Any]:
         return await self._resolve("reject", request_id)
+
+    async def list_node_pairing(self) -> NodePairingList:
+        approved = self.gw.node_paired.values()
+        paired = tuple({"nodeId": n.node_id, "commands": list(n.commands)} for n in approved)
+        return NodePairingList(tuple(self.gw.node_pending.values()), paired)
+
+    async def _resolve_node(self, method: str, request_id: str) -> dict[str, Any]:
+        self.gw.rpcs.append((method, request_id))
+        if self.on_rpc:
+            self.on_rpc(method, request_id)
+        node = self.gw.node_pending.pop(request_id, None)
+        if node is None:
+            raise GatewayRequestError("unknown requestId", code="INVALID_REQUEST")
+        if method == "node-approve":
+            self.gw.node_paired[node.node_id] = node
+        return {"requestId": request_id}
+
+    async def approve_node(self, request_id: str) -> dict[str, Any]:
+        return await self._resolve_node("node-approve", request_id)
+
+    async def reject_node(self, request_id: str) -> dict[str, Any]:
+        return await self._resolve_node("node-reject", request_id)
 
 
 def paired_from(req: PendingRequest) -> PairedDevice:
