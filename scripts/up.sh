@@ -141,9 +141,9 @@ hint_prefix() {
 }
 
 # Read the story from the containers (only what happened since this `up` began): gateway readiness, the
-# identity the agent got, its pairing request, the sidecar's decision from its audit trail, and whether
-# the agent connected. Restarts the agent once after an approval: OpenClaw's node host pauses after
-# "pairing required" until it is restarted.
+# identity the agent got and its pre-pairing (identity-init), the sidecar's decisions from its audit
+# trail (the device, then the node's commands), and whether the agent connected at its first attempt,
+# with timings. Nothing is restarted: identity-init pre-pairs the device before the agent starts.
 story() {
   local project
   project=$(dc config --format json | python3 -c 'import json, sys; print(json.load(sys.stdin)["name"])')
@@ -215,9 +215,14 @@ elif ready and started:
     say(f"gateway ready {ready[-1] - started:.1f} s after its container started")
 else:
     say("gateway: no '[gateway] ready' line yet")
-for line in logs("identity-init", "--since", since)[-3:]:
-    if line.strip():
-        say("identity-init: " + line.strip())
+KEEP = ("identity ready", "waiting for approval", "approved after", "already paired", "error")
+shown = set()
+for line in logs("identity-init", "--since", since):
+    line = line.strip().removeprefix("openclaw-entrypoint: ")
+    kind = next((k for k in KEEP if k in line), None)
+    if kind and (kind, line[:40]) not in shown:  # the first progress line of a request, not every one
+        shown.add((kind, line[:40]))
+        say("identity-init: " + line)
 
 agent_started = epoch(inspect("agent").get("State", {}).get("StartedAt", ""))
 if agent_started and agent_started < t_since:
@@ -227,17 +232,10 @@ if agent_started and agent_started < t_since:
     sys.exit(0)
 
 deadline = time.monotonic() + timeout
-restarted = connected = surface = False
-seen_request, seen_audit = set(), set()
+seen_audit, surface_done, connected_at = set(), False, None
 while time.monotonic() < deadline:
-    agent_lines = logs("agent", "--since", since)
-    for line in agent_lines:
-        m = re.search(r"pairing required.*?\(requestId: ([0-9a-f-]+)\)", line)
-        if m and m.group(1) not in seen_request:
-            seen_request.add(m.group(1))
-            say(f"agent requested pairing (request {m.group(1)[:8]}; the gateway holds it as pending)")
     for rec in audit():
-        key = (rec.get("requestId"), rec.get("action"))
+        key = (rec.get("kind"), rec.get("requestId"), rec.get("action"))
         if key in seen_audit:
             continue
         seen_audit.add(key)
@@ -247,34 +245,42 @@ while time.monotonic() < deadline:
         dev = (rec.get("deviceId") or "")[:12]
         took = ""
         if isinstance(req.get("ts"), int) and isinstance(rec.get("timeMs"), int):
-            took = f" in {rec['timeMs'] - req['ts']} ms"
-        action = rec.get("action")
+            took = f" {rec['timeMs'] - req['ts']} ms after the request"
+        action, node = rec.get("action"), rec.get("kind") == "node"
+        what = f"the command surface of {who} ({len(req.get('commands') or [])} commands)" if node else (
+            f"{who}'s pre-pairing request (device {dev})"
+        )
         if action == "approve":
-            say(f"sidecar approved {who} (device {dev}){took} {how(rec)}")
+            surface_done |= node
+            say(f"sidecar approved {what}{took} {how(rec)}")
         elif action == "would-approve":
-            say(f"sidecar WOULD approve {who} (device {dev}) {how(rec)}: observe-only, OPENCLAW_TRUSTED_ENV is off")
+            say(f"sidecar WOULD approve {what} {how(rec)}: observe-only, OPENCLAW_TRUSTED_ENV is off")
         else:
-            say(f"sidecar: {action} {who} (device {dev}) ({rec.get('mode')}): {rec.get('reason')}")
-    if any("gateway connected" in line for line in agent_lines):
-        connected = True
-        time.sleep(3)  # OpenClaw's notice about the node's command surface follows the connect by a moment
-        surface = any(SURFACE in line for line in logs("agent", "--since", since))
+            say(f"sidecar: {action} {what} ({rec.get('mode')}): {rec.get('reason')}")
+    if connected_at is None:
+        for line in logs("agent", "--since", since, "--timestamps"):
+            if "gateway connected" in line:
+                connected_at = epoch(line.split()[0])
+                break
+    if connected_at is not None and (surface_done or time.monotonic() > deadline - timeout / 2):
         break
-    if not restarted and seen_request and any(r.get("action") == "approve" for r in audit()):
-        say("restarting the agent: OpenClaw's node host waits for a restart after 'pairing required'")
-        dc("restart", "agent")
-        restarted = True
     time.sleep(1)
 
-if connected:
-    note = "with the device it was approved for" if seen_request else "with its existing device, nothing to approve"
-    say(f"agent connected to the gateway {note}")
-    say(f"recreate it ({hint} up -d --force-recreate agent): same device, no new request")
-    if surface:
-        say("note: OpenClaw separately asks an operator to approve the node's command surface; the sidecar")
-        say(f"      approves devices only: {hint} exec openclaw-gateway node dist/index.js nodes pending")
+agent_lines = logs("agent", "--since", since)
+first_attempt = not any("pairing required" in line for line in agent_lines)
+if connected_at is not None:
+    took = f" {connected_at - t_since:.1f} s after compose up began" if t_since else ""
+    if first_attempt:
+        say(f"agent connected at its first attempt{took} (no 'pairing required' in its log)")
+    else:
+        say(f"agent connected{took}, but only after 'pairing required' (see {hint} logs agent)")
+    if surface_done:
+        say("agent's commands approved: its node surface is paired (no `openclaw nodes approve` needed)")
+    elif any(SURFACE in line for line in agent_lines):
+        say(f"agent's commands still await approval: {hint} logs pairing-sidecar says why")
+    say(f"recreate it ({hint} up -d --force-recreate agent): same device and commands, nothing to approve")
 else:
-    say(f"agent not connected after {timeout:.0f} s; see: {hint} logs agent pairing-sidecar")
+    say(f"agent not connected after {timeout:.0f} s; see: {hint} logs identity-init agent pairing-sidecar")
 print(flush=True)
 PYTHON
 }

@@ -5,7 +5,7 @@
   registry unless OPENCLAW_IMAGE_SOURCE says otherwise.
 - ``compat_images`` (session): the same for the JSON-identity-era release (``COMPAT_VERSION``, from
   scripts/lib.sh); build-images.sh writes its result to a file of its own, not build/images.env.
-- ``stack_factory`` (function): ``stack_factory(trusted=True, overlays=(), images=None)`` → a
+- ``stack_factory`` (function): ``stack_factory(trusted=True, overlays=(), images=None, env=None)`` → a
   ``ComposeStack`` (of ``e2e_images`` unless ``images`` is given) with a project name unique to this run
   and test. Every project is taken down with its volumes after the test;
   containers and networks a test adds carry ``openclaw.test-run=<run id>`` and are removed too. A session
@@ -140,7 +140,12 @@ def stack_factory(
     made: list[ComposeStack] = []
 
     def make(
-        *, trusted: bool = True, overlays: Sequence[str] = (), images: Images | None = None
+        *,
+        trusted: bool = True,
+        overlays: Sequence[str] = (),
+        images: Images | None = None,
+        env: dict[str, str] | None = None,
+        files: Sequence[Path] = (),
     ) -> ComposeStack:
         n = next(_counter)
         stack = ComposeStack(
@@ -150,6 +155,8 @@ def stack_factory(
             trusted=trusted,
             overlays=tuple(overlays),
             run_label=dict(run_label),
+            env=dict(env or {}),
+            more_files=tuple(files),
         )
         made.append(stack)
         return stack

@@ -114,6 +114,8 @@ class ComposeStack:
     extra_containers: list[str] = field(default_factory=list)
     extra_networks: list[str] = field(default_factory=list)
     run_label: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # more lines for the env file
+    more_files: Sequence[Path] = ()  # test-made compose overrides (after the shipped files)
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +133,7 @@ class ComposeStack:
             lines["OPENCLAW_TRUSTED_ENV"] = "1"  # untrusted = unset: the compose file's default must be off
         if not self.images.local:
             lines["OPENCLAW_IMAGE"] = self.images.openclaw
+        lines.update(self.env)
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
 
     # --- compose ---------------------------------------------------------------------------------
@@ -141,6 +144,7 @@ class ComposeStack:
         if self.images.local:
             files.append(COMPOSE_DIR / "docker-compose.local.yml")
         files += [COMPOSE_DIR / f"docker-compose.{o}.yml" for o in self.overlays]
+        files += list(self.more_files)
         files.append(PORTS_OVERRIDE)
         return [arg for f in files for arg in ("-f", str(f))]
 
@@ -311,10 +315,20 @@ class ComposeStack:
     def agent_connected(self) -> bool:
         return any("gateway connected" in line for line in self.logs("agent"))
 
-    def restart_agent_until_connected(self, timeout: float = 90) -> None:
-        """OpenClaw's node host pauses after "pairing required" until restarted: restart, wait for connect."""
-        self.compose("restart", "agent")
+    def agent_connected_first_time(self, timeout: float = 90) -> None:
+        """Zero-touch (issue 12): identity-init pre-paired the device, so the agent is admitted at its first
+        connect — nothing restarts it, and its log never says "pairing required"."""
         wait_for("the agent to connect", self.agent_connected, timeout, 1.0, self.diagnostics)
+        lines = self.logs("agent")
+        assert not any("pairing required" in line for line in lines), "\n".join(lines[-30:])
+
+    def nodes(self, command: str = "list") -> dict[str, Any]:
+        """The real `openclaw nodes list|status --json` in the gateway container."""
+        out = self.compose(
+            "exec", "-T", "openclaw-gateway", "node", "dist/index.js", "nodes", command, "--json", timeout=60
+        )
+        data: dict[str, Any] = json.loads(out[out.index("{") :])
+        return data
 
     def run_client(self, name: str, network: str, host: str, *, labels: dict[str, str] | None = None) -> str:
         """A real `openclaw node run` in a plain `docker run` container (not part of the compose project)."""

@@ -1,5 +1,9 @@
 """The seven end-to-end scenarios of issue 6, on the shipped compose files with real images.
 
+Since issue 12 the device is pre-paired by identity-init (labelled, on the agents network, publishing the
+agent's key) before the agent starts: the approved request is identity-init's, and the agent is admitted
+at its first connect (tests/e2e/test_zero_touch.py covers that story end to end).
+
 Each test runs its own compose project: real Docker engine, real compose v2, the real OpenClaw 2026.9.6
 gateway and a real OpenClaw client (`openclaw node run`) as the agent, our identity-init and sidecar
 images. The project network is internal (no route out). The gateway's own CLI is the oracle for what is
@@ -102,20 +106,20 @@ def test_up_approves_the_labelled_agent_within_5s_with_evidence(
         f"approved {took} ms after the first connect\n{stack.diagnostics()}"
     )
 
-    agent = stack.container_id("agent")
-    assert agent
+    init = stack.container_id("identity-init")
+    assert init
     assert record["trusted"] is True
     assert record["mode"] == "strict"
     assert record["decision"] == "approve"
     assert record["outcome"]
-    evidence = json.dumps(record["evidence"])
-    assert agent in evidence, "the audit record must name the container it matched"
-    assert paired["remoteIp"] == ip_on(stack, agent, stack.network()), "approved from the agent's own IP"
+    container = record["evidence"]["container"]
+    assert container["containerId"] == init, "the audit record must name the container it matched"
+    assert paired["remoteIp"] in container["ips"].values(), "approved from identity-init's own IP"
     assert paired["role"] == "node"
     assert paired["approvedVia"] == "owner"
     assert not stack.pending()
-    # After the approval the real client gets in (its node host waits for a restart after 1008).
-    stack.restart_agent_until_connected()
+    # The real client gets in at its first connect: the device was paired before it started.
+    stack.agent_connected_first_time()
 
 
 # --- 2 ------------------------------------------------------------------------------------------
@@ -128,7 +132,7 @@ def test_recreating_the_agent_ten_times_creates_no_new_request(
     stack.up()
     device = stack.published_device_id()
     paired_device(stack, device)
-    stack.restart_agent_until_connected()
+    stack.agent_connected_first_time()
     approvals = len(stack.audit_for(actions={"approve", "would-approve"}))
     audited_requests = {r["requestId"] for r in stack.audit()}
 
@@ -191,12 +195,12 @@ def test_a_deleted_identity_is_a_new_device_approved_only_because_labelled(
     assert new != old, "deleting the identity volumes must give the agent a new device"
     paired_device(stack, new)
     record = approve_record(stack, new)
-    agent = stack.container_id("agent")
-    assert agent
-    assert agent in json.dumps(record["evidence"])
+    init = stack.container_id("identity-init")
+    assert init
+    assert init in json.dumps(record["evidence"])
     assert record["mode"] == "strict"
     assert record["trusted"] is True
-    assert stack.inspect(agent)["Config"]["Labels"].get("openclaw.pairing.auto-approve") == "true"
+    assert stack.inspect(init)["Config"]["Labels"].get("openclaw.pairing.auto-approve") == "true"
     assert not stack.pending()
 
 
@@ -229,8 +233,14 @@ def test_an_unlabelled_container_on_the_same_network_stays_pending(
 def test_without_the_trusted_flag_the_agent_stays_pending_and_the_audit_says_would_approve(
     stack_factory: Callable[..., ComposeStack],
 ) -> None:
-    stack = stack_factory(trusted=False)
-    stack.up()
+    # identity-init's pre-pairing is never approved: it gives up after 20 s (exit 7), and the agent,
+    # which depends on it, is not started. `up` fails for that reason only.
+    stack = stack_factory(trusted=False, env={"OPENCLAW_PREPAIR_TIMEOUT": "20"})
+    stack.compose("up", "-d", check=False, timeout=300)
+    init = stack.container_id("identity-init")
+    assert init
+    assert stack.inspect(init)["State"]["ExitCode"] == 7, stack.diagnostics()
+    assert any("OPENCLAW_PREPAIR_TIMEOUT" in line for line in stack.logs("identity-init"))
     device = stack.published_device_id()
     wait_for(
         "the agent's pending request",
@@ -335,16 +345,15 @@ def test_gateway_restart_the_sidecar_reconnects_and_approves_a_request_made_mean
         60,
         0.1,
     )
-    # While it is down: give the agent its new identity and start it (no waiting for the gateway).
+    # While it is down: give the agent its new identity (no waiting for the gateway). Its pre-pairing
+    # retries until the gateway answers again, and the sidecar approves it then.
     stack.compose("up", "-d", "--no-deps", "identity-init")
     init = stack.container_id("identity-init")
     assert init
-    wait_for("identity-init to finish", lambda: stack.inspect(init)["State"]["Status"] == "exited", 60, 0.2)
+    agent_started = iso_ms(stack.inspect(init)["State"]["StartedAt"])
+    wait_for("identity-init to finish", lambda: stack.inspect(init)["State"]["Status"] == "exited", 240, 0.5)
     assert stack.inspect(init)["State"]["ExitCode"] == 0, stack.diagnostics()
     stack.compose("up", "-d", "--no-deps", "agent")
-    agent = stack.container_id("agent")
-    assert agent
-    agent_started = iso_ms(stack.inspect(agent)["State"]["StartedAt"])
     restarter.join(240)
     assert not errors, errors
 
@@ -352,14 +361,15 @@ def test_gateway_restart_the_sidecar_reconnects_and_approves_a_request_made_mean
     assert new != old
     paired_device(stack, new)
     record = approve_record(stack, new)
-    assert agent in json.dumps(record["evidence"])
+    assert init in json.dumps(record["evidence"])
+    stack.agent_connected_first_time()
     ready = [
         iso_ms(line.split()[0])
         for line in stack.logs("openclaw-gateway", timestamps=True)
         if "[gateway] ready" in line
     ]
     assert len(ready) >= 2
-    assert agent_started < ready[-1], "the agent must have started before the gateway was back"
+    assert agent_started < ready[-1], "identity-init must have started before the gateway was back"
     # The sidecar shares the gateway's network namespace; compose restarted it with the gateway, and it
     # came back on its own (same container, restarted) and acted.
     assert stack.container_id("pairing-sidecar") == sidecar

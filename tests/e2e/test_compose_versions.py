@@ -88,7 +88,7 @@ def test_the_stack_runs_the_release_openclaw_version_names(
     record = approve_record(stack, device)
     assert record["decision"] == "approve"
     assert paired["role"] == "node"
-    stack.restart_agent_until_connected()
+    stack.agent_connected_first_time()
 
     audited = {r["requestId"] for r in stack.audit()}
     stack.up("agent", wait=False, extra=["--force-recreate"])

@@ -74,7 +74,7 @@ def exits_logged(stack: ComposeStack) -> list[str]:
 def connected_stack(stack: ComposeStack) -> None:
     stack.up()
     wait_for("the agent approved", lambda: stack.published_device_id() in stack.paired_or_empty(), 60)
-    stack.restart_agent_until_connected()
+    stack.agent_connected_first_time()
 
 
 def test_a_connected_sidecar_outlives_its_gateway_loss_timer(
