@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from sidecar import __version__
-from sidecar.cli import devices, doctor, kube, run
+from sidecar.cli import devices, doctor, kube, nodes, run
 from sidecar.errors import PairingError
 from sidecar.exitcodes import EXIT_CONFIG, exit_code_for
 
@@ -30,6 +30,7 @@ COMMANDS = (
     doctor,  # doctor
     run,  # run, once, explain, config
     kube,  # kube-device
+    nodes,  # nodes list|approve|reject
 )
 
 

@@ -16,6 +16,7 @@ from sidecar.exitcodes import EXIT_UNREACHABLE, exit_code_for
 
 if TYPE_CHECKING:
     from sidecar.gateway.models import PairingList
+    from sidecar.gateway.node_records import NodePairingList
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -87,3 +88,40 @@ def format_listing(listing: PairingList) -> str:
 def warn_problems(listing: PairingList) -> None:
     for problem in listing.problems:
         print(f"warning: ignored a malformed entry from the gateway: {problem}", file=sys.stderr)
+
+
+def format_node_listing(listing: NodePairingList) -> str:
+    """``openclaw-sidecar nodes list``: pending capability surfaces, then approved ones."""
+    if not listing.pending and not listing.paired:
+        return "No node capability requests (nothing pending, nothing approved)."
+    parts: list[str] = []
+    if listing.pending:
+        rows = [["REQUEST", "NODE", "NAME", "COMMANDS", "NEEDS", "IP", "AGE"]]
+        for n in listing.pending:
+            admin = f" ({len(n.admin_commands)} admin-sensitive)" if n.admin_commands else ""
+            rows.append(
+                [
+                    n.request_id,
+                    n.node_id[:12],
+                    n.display_name or "-",
+                    f"{len(n.commands)}{admin}",
+                    ",".join(n.approve_scopes()),
+                    n.remote_ip or "local",
+                    _age(n.ts),
+                ]
+            )
+        parts.append(f"Pending ({len(listing.pending)})\n{_table(rows)}")
+    if listing.paired:
+        rows = [["NODE", "NAME", "COMMANDS", "IP"]]
+        for p in listing.paired:
+            commands = p.get("commands")
+            rows.append(
+                [
+                    str(p.get("nodeId", "?")),
+                    str(p.get("displayName") or "-"),
+                    str(len(commands)) if isinstance(commands, list) else "-",
+                    str(p.get("remoteIp") or "local"),
+                ]
+            )
+        parts.append(f"Approved ({len(listing.paired)})\n{_table(rows)}")
+    return "\n".join(parts)

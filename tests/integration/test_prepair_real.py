@@ -9,11 +9,13 @@ log. A second pre-pair run of a paired device returns at once; an unapproved one
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +106,34 @@ def node_connected(gateway: RealGateway, device: str) -> bool:
     return any(n.get("nodeId") == device and n.get("connected") for n in asyncio.run(nodes()))
 
 
+def sidecar_cli(gateway: RealGateway, *args: str) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+    env.update(OPENCLAW_GATEWAY_URL=gateway.url, OPENCLAW_GATEWAY_TOKEN=gateway.token)
+    done = subprocess.run(
+        [sys.executable, "-m", "sidecar", *args, "--json"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def check_nodes_cli(gateway: RealGateway, device: str) -> None:
+    """`openclaw-sidecar nodes list|approve` against the real gateway (2026.2.26: nothing to approve)."""
+    if gateway.version == "2026.2.26":
+        assert sidecar_cli(gateway, "nodes", "list") == {"pending": [], "paired": []}
+        return
+    listing = wait_for(
+        "the node's capability surface", lambda: sidecar_cli(gateway, "nodes", "list")["pending"], 30
+    )
+    (surface,) = [p for p in listing if p["nodeId"] == device and p["commands"]]
+    assert "system.run" in surface["commands"]
+    assert surface["requiredApproveScopes"] == ["operator.pairing", "operator.admin"]
+    approved = sidecar_cli(gateway, "nodes", "approve", surface["requestId"])
+    assert approved["requestId"] == surface["requestId"]
+    after = sidecar_cli(gateway, "nodes", "list")
+    assert [p["nodeId"] for p in after["paired"]] == [device]
+    assert not [p for p in after["pending"] if p["requestId"] == surface["requestId"]]
+
+
 def test_prepaired_node_host_connects_at_its_first_attempt(
     gateway: RealGateway,
     client_ns: ClientNetns,
@@ -146,6 +176,7 @@ def test_prepaired_node_host_connects_at_its_first_attempt(
         assert pairing(gateway).pending == ()  # no second device request: not new, not an upgrade
         node_log = (tmp_path / "node.out").read_text()
         assert "pairing required" not in node_log, node_log[-2000:]
+        check_nodes_cli(gateway, request.device_id)
     finally:
         node.terminate()
         node.wait(timeout=30)

@@ -25,6 +25,33 @@ ENTRIES = (
         APPROVE_HINT,
     ),
     Entry(
+        "pairing.node-commands-pending",
+        "error",
+        "pairing",
+        "The node is paired, but its commands await approval",
+        "Since OpenClaw 2026.3.31 a node host's declared commands (its capability surface) need their own "
+        "approval after the device pairing; until then the node is connected but every command is dropped "
+        "(its log says `node capability surface is awaiting operator approval`).",
+        "on the gateway host: openclaw nodes approve {request_id} (or `openclaw-sidecar nodes approve "
+        "{request_id}`). To let openclaw-sidecar approve it: label the container "
+        "openclaw.pairing.node-commands with the commands it may have (or *), and for admin-sensitive ones "
+        "(system.run, system.which, browser.proxy, fs.listDir, ...) also set "
+        "OPENCLAW_PAIRING_ALLOW_NODE_ADMIN_COMMANDS=true on the sidecar",
+    ),
+    Entry(
+        "pairing.node-commands-rejected",
+        "error",
+        "pairing",
+        "The node's commands were refused (or their request expired)",
+        "The node is paired and connected, but its capability surface is not approved and no request is "
+        "pending: it was rejected (the sidecar rejects a surface that declares commands beyond the "
+        "container's label) or it expired after 5 minutes. Its commands stay disabled.",
+        "read why: `docker compose logs pairing-sidecar | grep node-commands` (the audit record's reason "
+        "names the commands beyond the label); widen the label openclaw.pairing.node-commands (or set "
+        "OPENCLAW_PAIRING_ALLOW_NODE_ADMIN_COMMANDS=true for admin-sensitive ones), then restart the node "
+        "so it asks again, and approve: openclaw nodes approve <requestId>",
+    ),
+    Entry(
         "pairing.superseded",
         "error",
         "pairing",

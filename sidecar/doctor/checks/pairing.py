@@ -179,4 +179,9 @@ def check(
     except (GatewayError, ConfigError) as exc:
         return Outcome("pairing", _failure(exc, opts.gateway_url))
     findings, summary = analyze(listing, device_id, request_id, now_ms or int(time.time() * 1000))
+    node = next((d for d in listing.paired if d.device_id == device_id and "node" in d.roles), None)
+    if node is not None:  # a paired node host: its commands need a second approval (2026.3.31+)
+        from sidecar.doctor.checks import node_surface
+
+        findings += node_surface.check(opts, node.device_id)
     return Outcome("pairing", tuple(findings), summary)
