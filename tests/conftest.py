@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from sidecar.envvars import TEST_RELEASES
 from tests.harness import netns
 from tests.harness.devices import reset_pairing
 from tests.harness.gateway import VERSIONS, RealGateway, installed
@@ -68,17 +69,28 @@ def need_netns() -> None:
 
 
 class GatewayPool:
-    """Starts each version once per run, both in parallel on first use (the 9.x start takes 15–30 s)."""
+    """Starts each version once per run, both in parallel on first use (the 9.x start takes 15–30 s).
 
-    def __init__(self, root: Path) -> None:
+    With OPENCLAW_TEST_RELEASES (make test-compat: up to nine releases) one gateway runs at a time: the
+    one a test asks for starts, the others stop (tests/compat orders its tests by release).
+    """
+
+    def __init__(self, root: Path, one_at_a_time: bool = TEST_RELEASES.is_set(os.environ)) -> None:
         self.root = root
         self.gateways: dict[str, RealGateway] = {}
         self.lock = threading.Lock()
+        self.one_at_a_time = one_at_a_time
 
     def get(self, version: str) -> RealGateway:
         need(installed(version), f"openclaw {version}", "Run `scripts/provision-node.sh` (make test does).")
         need_netns()
         with self.lock:
+            if self.one_at_a_time and version not in self.gateways:
+                self.stop_all()
+                gw = RealGateway(version, self.root / version)
+                gw.start()
+                gw.wait_ready()
+                self.gateways = {version: gw}
             if not self.gateways:
                 for v in VERSIONS:
                     if installed(v):

@@ -80,12 +80,11 @@ def gateway_options(args: argparse.Namespace, environ: Mapping[str, str]) -> Gat
 
 def make_client(opts: GatewayOptions, scopes: tuple[str, ...]) -> GatewayClient:
     from sidecar.gateway.client import GatewayClient
+    from sidecar.identity.device_file import fallback_device, load_or_create
 
     identity = None
     if opts.state_dir:
         from pathlib import Path
-
-        from sidecar.identity.device_file import load_or_create
 
         identity, _ = load_or_create(Path(opts.state_dir) / IDENTITY_FILE)
     return GatewayClient(
@@ -93,9 +92,11 @@ def make_client(opts: GatewayOptions, scopes: tuple[str, ...]) -> GatewayClient:
         token=opts.token,
         identity=identity,
         scopes=scopes,
-        display_name="openclaw-sidecar cli" if identity else None,
+        display_name="openclaw-sidecar cli",
         connect_timeout=opts.timeout,
         call_timeout=opts.timeout,
+        # 2026.3.31 grants a device-less local client no scopes: a key for this call (--state-dir keeps one)
+        device_fallback=None if identity else fallback_device(None),
     )
 
 

@@ -38,7 +38,7 @@ from sidecar.errors import (
 )
 from sidecar.gateway import protocol as proto
 from sidecar.gateway.fanout import EventCallback, Fanout
-from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket
+from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket, scopes_withheld
 from sidecar.gateway.models import GatewayEvent, HelloOk
 from sidecar.gateway.pairing_rpc import NodePairingCalls
 from sidecar.gateway.urls import check_url
@@ -71,12 +71,14 @@ class GatewayClient(NodePairingCalls):
         device_family: str | None = None,
         connect_timeout: float = 10.0,
         call_timeout: float = 10.0,
+        device_fallback: Callable[[], DeviceIdentity] | None = None,  # handshake.scopes_withheld
     ) -> None:
         if isinstance(scopes, str):
             raise TypeError("scopes must be a sequence of scope names, not a string")
         self.url = check_url(url)
         self._token = token or None
         self._identity = identity
+        self._device_fallback = device_fallback
         self.info = proto.ClientInfo(
             client_id=client_id,
             client_mode=client_mode,
@@ -131,14 +133,14 @@ class GatewayClient(NodePairingCalls):
         closed = self.closed
         try:
             async with asyncio.timeout(self.connect_timeout):
-                self._ws = await open_socket(self.url)
-                hello = await handshake(
-                    self._ws,
-                    self.info,
-                    token=self._token,
-                    identity=self._identity,
-                    frame_id=f"{next(self._ids)}:connect",
-                )
+                hello = await self._open()
+                if self._identity is None and self._device_fallback is not None:
+                    assert self._ws is not None
+                    if await scopes_withheld(self._ws, hello, self.info, f"{next(self._ids)}:probe"):
+                        await self._ws.close(1000, "reconnecting with a device")
+                        self._identity = self._device_fallback()
+                        log.info("gateway grants no scopes without a device: presenting %s", self.device_id)
+                        hello = await self._open()
         except TimeoutError:
             error = GatewayUnreachable(
                 f"no hello-ok from the gateway at {self.url} within {self.connect_timeout:g} s: check the "
@@ -149,6 +151,7 @@ class GatewayClient(NodePairingCalls):
         except BaseException as exc:
             await self._abort(exc if isinstance(exc, Exception) else None)
             raise
+        assert self._ws is not None
         self.hello = hello
         self._last_rx = loop.time()
         self._reader = loop.create_task(self._read_loop(self._ws), name="gateway-reader")
@@ -158,6 +161,16 @@ class GatewayClient(NodePairingCalls):
         log.debug("connected to %s: OpenClaw %s, protocol %d", self.url, hello.server_version, hello.protocol)
         assert not closed.done()
         return hello
+
+    async def _open(self) -> HelloOk:
+        self._ws = await open_socket(self.url)
+        return await handshake(
+            self._ws,
+            self.info,
+            token=self._token,
+            identity=self._identity,
+            frame_id=f"{next(self._ids)}:connect",
+        )
 
     async def _abort(self, error: BaseException | None) -> None:
         """Handshake failed: close the socket (bounded) and resolve ``closed`` with the reason."""

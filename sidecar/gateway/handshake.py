@@ -96,6 +96,34 @@ async def handshake(
     raise proto.error_from_response(frame.error, close_reason=reason)
 
 
+_PROBED_SCOPES = ("operator.pairing", "operator.admin")
+
+
+async def scopes_withheld(
+    ws: ClientConnection, hello: HelloOk, info: proto.ClientInfo, frame_id: str
+) -> bool:
+    """True when the gateway admitted this device-less client but granted it none of its scopes.
+
+    Most releases keep a local gateway-client/backend's scopes with the shared token alone (and 2026.5+
+    says so in ``hello-ok.auth.scopes``). 2026.3.31 admits it, says nothing, and clears them: every call
+    then fails with ``missing scope``. Where hello-ok is silent (2026.2.x, 2026.3.x, 2026.4.x) one
+    ``device.pair.list`` tells; only clients that ask for a pairing scope are probed.
+    """
+    if hello.auth_scopes is not None:
+        return bool(info.scopes) and not hello.auth_scopes
+    if not set(info.scopes) & set(_PROBED_SCOPES):
+        return False
+    try:
+        await ws.send(proto.encode_request(frame_id, "device.pair.list", {}))
+        while True:
+            frame = await recv_frame(ws)
+            if isinstance(frame, proto.ResponseFrame) and frame.id == frame_id:
+                break
+    except ConnectionClosed as exc:
+        raise close_error(exc) from None
+    return not frame.ok and frame.error is not None and "missing scope" in frame.error.message
+
+
 async def close_reason_after_refusal(ws: ClientConnection) -> str | None:
     """The gateway closes right after refusing a connect; its reason may carry the requestId."""
     with contextlib.suppress(TimeoutError, ConnectionClosed, ProtocolError):

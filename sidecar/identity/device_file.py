@@ -12,13 +12,20 @@ leaves no partial file. A file that exists but does not parse or verify is *kept
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from sidecar.errors import IdentityCorrupt, IdentityReadOnly
+from sidecar.errors import IdentityCorrupt, IdentityError, IdentityReadOnly
 from sidecar.identity import fsutil
 from sidecar.identity.keys import DeviceIdentity
 
-__all__ = ["create_identity_file", "load_or_create", "read_identity_file", "write_identity_file"]
+__all__ = [
+    "create_identity_file",
+    "fallback_device",
+    "load_or_create",
+    "read_identity_file",
+    "write_identity_file",
+]
 
 
 def read_identity_file(path: Path, *, recovery: str | None = None) -> DeviceIdentity | None:
@@ -81,3 +88,26 @@ def load_or_create(path: Path) -> tuple[DeviceIdentity, str]:
         if found is None:
             raise IdentityReadOnly(f"{path} appeared and vanished while creating it; retry") from None
         return found, "existing"
+
+
+def fallback_device(path: Path | None, *, create: bool = True) -> Callable[[], DeviceIdentity]:
+    """The device a local client presents when the gateway grants a device-less one no scopes (2026.3.31).
+
+    ``path``'s identity (created there when ``create``), else — no path, or it cannot be read or
+    written — a key that lives as long as this process. Loaded on first use only: most gateways never
+    ask. On the gateway's loopback such a device is paired silently by OpenClaw itself.
+    """
+    held: list[DeviceIdentity] = []
+
+    def load() -> DeviceIdentity:
+        if not held:
+            found: DeviceIdentity | None = None
+            if path is not None:
+                try:
+                    found = load_or_create(path)[0] if create else read_identity_file(path)
+                except IdentityError:
+                    found = None
+            held.append(found or DeviceIdentity.generate())
+        return held[0]
+
+    return load

@@ -67,9 +67,12 @@ def session_factory(settings: Settings) -> SessionFactory:
     """The Approver's ``session_factory``: one GatewaySession over fresh GatewayClients."""
     from sidecar.gateway.client import GatewayClient
     from sidecar.gateway.session import GatewaySession
+    from sidecar.identity.device_file import fallback_device
 
     identity = sidecar_identity(settings)
     scopes = gateway_scopes(settings)
+    # 2026.3.31 grants a device-less local client no scopes: present <state dir>/identity.json there.
+    fallback = None if identity else fallback_device(settings.state_dir / SIDECAR_IDENTITY_FILE)
 
     def client() -> GatewayClient:
         return GatewayClient(
@@ -77,7 +80,8 @@ def session_factory(settings: Settings) -> SessionFactory:
             token=settings.gateway_token,
             identity=identity,
             scopes=scopes,
-            display_name="openclaw pairing sidecar" if identity else None,
+            display_name="openclaw pairing sidecar",
+            device_fallback=fallback,
         )
 
     def factory(on_connect: OnConnect, on_event: OnEvent, on_disconnect: OnDisconnect) -> GatewaySession:

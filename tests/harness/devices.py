@@ -9,9 +9,14 @@ from dataclasses import dataclass
 
 from sidecar.errors import PairingRequired
 from sidecar.gateway.client import GatewayClient
+from sidecar.identity.device_file import fallback_device
 from sidecar.identity.keys import DeviceIdentity
 from tests.harness.gateway import RealGateway
 from tests.harness.netns import ClientNetns
+
+# What the harness's admin connections on the gateway's loopback present where a release grants a
+# device-less one no scopes (2026.3.31): one key per test process, as the sidecar keeps one.
+LOCAL_DEVICE = fallback_device(None)
 
 
 @dataclass
@@ -54,12 +59,15 @@ def reset_pairing(gw: RealGateway) -> None:
     """Forget every pending request and paired device, through the gateway's own RPC."""
 
     async def clear() -> None:
-        async with GatewayClient(gw.url, token=gw.token, identity=None, scopes=("operator.admin",)) as client:
+        async with GatewayClient(
+            gw.url, token=gw.token, identity=None, scopes=("operator.admin",), device_fallback=LOCAL_DEVICE
+        ) as client:
             listing = await client.list_pairing()
             for request in listing.pending:
                 await client.reject(request.request_id)
             for device in listing.paired:
-                await client.remove(device.device_id)
+                if device.device_id != client.device_id:  # its own fallback device, if it presented one
+                    await client.remove(device.device_id)
 
     asyncio.run(clear())
 

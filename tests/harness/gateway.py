@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness import releases
+
 CACHE = Path(
     os.environ.get("OPENCLAW_PAIRING_CACHE")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "openclaw-pairing"
 )
 NODE_BIN = CACHE / "node-24.19.0" / "bin"
-VERSIONS = ("2026.9.6", "2026.2.26")
-# Each gateway also takes port+2 and port+3 (browser control, canvas); keep them well apart.
-PORTS = {"2026.9.6": 18789, "2026.2.26": 18889}
+# This run's releases: 2026.9.6 and 2026.2.26, or OPENCLAW_TEST_RELEASES (make test-compat).
+VERSIONS = releases.selected()
+PORTS = {v: releases.port_for(v) for v in (*VERSIONS, *releases.MATRIX)}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 READY = re.compile(r"\[gateway\] (ready|listening on ws://)")
 
@@ -75,11 +77,13 @@ def gateway_config(version: str, port: int, token: str, log_file: Path) -> dict[
         "update": {"checkOnStart": False},
         "logging": {"file": str(log_file)},
     }
-    if sqlite_era(version):
-        # Newer schema only (2026.2.26's closed schema rejects these keys).
+    if releases.node_pairing_schema(version):
+        # 2026.8.1+ only: every earlier release rejects these keys (tests/harness/releases.py).
         gateway["nodes"] = {"pairing": {"sshVerify": False, "autoApproveLocal": False}}
         config["models"] = {"catalogRefresh": {"enabled": False}}
         config["telemetry"] = {"enabled": False}
+    if releases.stages_runtime_deps(openclaw_bin(version).parents[1] / "openclaw"):
+        config["plugins"] = {"enabled": False}  # 2026.4.29 would install them from npm first
     return config
 
 
@@ -93,7 +97,7 @@ class RealGateway:
     started_in: float = 0.0
 
     def __post_init__(self) -> None:
-        self.port = self.port or PORTS[self.version]
+        self.port = self.port or releases.port_for(self.version)
         self.home = self.root / "home"
         self.state_dir = self.home / ".openclaw"
         self.stdout_path = self.root / "gateway.out"
@@ -110,7 +114,7 @@ class RealGateway:
 
     @property
     def protocol(self) -> int:
-        return 4 if sqlite_era(self.version) else 3
+        return releases.protocol(self.version)
 
     # --- lifecycle ---------------------------------------------------------------------------
 

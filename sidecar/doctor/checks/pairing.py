@@ -126,16 +126,20 @@ def _lister_identity(opts: DoctorOptions) -> DeviceIdentity | None:
 
 async def _list_once(opts: DoctorOptions, identity: DeviceIdentity | None) -> PairingList:
     from sidecar.gateway.client import GatewayClient
+    from sidecar.identity.device_file import fallback_device
 
     assert opts.gateway_url is not None
+    state = Path(opts.pairing_state_dir) / LISTER_IDENTITY_FILE if opts.pairing_state_dir else None
     client = GatewayClient(
         opts.gateway_url,
         token=opts.token,
         identity=identity,
         scopes=("operator.pairing",),
-        display_name="openclaw-sidecar doctor" if identity else None,
+        display_name="openclaw-sidecar doctor",
         connect_timeout=opts.timeout,
         call_timeout=opts.timeout,
+        # 2026.3.31 grants a device-less local client no scopes: the lister's device, else a key for now
+        device_fallback=None if identity else fallback_device(state, create=False),
     )
     async with client:
         return await client.list_pairing()
