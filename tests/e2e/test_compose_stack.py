@@ -43,7 +43,9 @@ def paired_device(stack: ComposeStack, device_id: str, timeout: float = CONNECT_
 def approve_record(stack: ComposeStack, device_id: str, timeout: float = 20) -> dict[str, Any]:
     records = wait_for(
         f"an audit record approving {device_id[:12]}",
-        lambda: stack.audit_for(device_id=device_id, actions={"approve"}),
+        lambda: [  # the device's pairing, not its node surface (kind node, issue 12)
+            r for r in stack.audit_for(device_id=device_id, actions={"approve"}) if r.get("kind") != "node"
+        ],
         timeout,
         1.0,
         stack.diagnostics,
