@@ -55,3 +55,55 @@ if _hook:
 
         pairing_rpc.PairingCalls.approve = slow_approve  # type: ignore[method-assign]
         pairing_rpc.PairingCalls.reject = slow_reject  # type: ignore[method-assign]
+
+
+# --- entrypoint.py: kill -9 at the Nth file-system or SQLite step -------------------------------------
+
+if os.environ.get("RELIABILITY_KILL_AT"):
+    import atexit
+    import sqlite3
+
+    _target = int(os.environ["RELIABILITY_KILL_AT"])
+    _steps = [0]
+
+    def _step() -> None:
+        _steps[0] += 1
+        if _steps[0] == _target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _counted(fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _step()
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for _name in ("open", "write", "fsync", "link", "rename", "replace", "chmod", "fchmod", "chown",
+                  "fchown", "unlink", "mkdir", "close", "ftruncate"):  # fmt: skip
+        if hasattr(os, _name):
+            setattr(os, _name, _counted(getattr(os, _name)))
+
+    class _Conn:
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            attr = getattr(self._conn, name)
+            if name in ("execute", "executemany", "executescript", "commit", "close"):
+                return _counted(attr)
+            return attr
+
+        def __enter__(self) -> Any:
+            self._conn.__enter__()
+            return self
+
+        def __exit__(self, *exc: Any) -> Any:
+            _step()
+            return self._conn.__exit__(*exc)
+
+    _connect = sqlite3.connect
+    sqlite3.connect = lambda *a, **k: _Conn(_connect(*a, **k))  # type: ignore[assignment]
+
+    if os.environ.get("RELIABILITY_STEPS_FILE"):
+        _steps_file = os.environ["RELIABILITY_STEPS_FILE"]
+        atexit.register(lambda: Path(_steps_file).write_text(str(_steps[0])))
