@@ -8,13 +8,15 @@ BIN := $(VENV)/bin
 CACHE ?= $(or $(OPENCLAW_PAIRING_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/openclaw-pairing)
 export OPENCLAW_PAIRING_CACHE := $(CACHE)
 
-.PHONY: help venv node docker images up down test test-unit test-integration test-e2e lint fmt bench clean
+.PHONY: help venv node docker images up down test test-unit test-integration test-e2e test-compat lint fmt bench clean
 
 help:
 	@echo "make up          run gateway + identity-init + pairing sidecar + example agent (docker compose)"
 	@echo "make down        stop it (volumes are kept; 'make down V=1' removes them)"
 	@echo "make test        provision everything and run the whole suite against the real gateway and Docker"
 	@echo "make test-unit   fast unit tests only (no Docker, no Node)"
+	@echo "make test-soak   the reliability suite at soak sizes (long; writes RELIABILITY.md)"
+	@echo "make test-compat every monthly OpenClaw release 2026.2-2026.9: writes docs/compatibility.md"
 	@echo "make lint        ruff + mypy --strict"
 	@echo "make bench       benchmarks side by side with the approach users have today"
 
@@ -43,6 +45,15 @@ down:
 
 test: venv
 	scripts/run-tests.sh $(ARGS)
+
+# Not part of `make test`: the real npm release of every month (tests/harness/releases.py), ~1 min each.
+test-compat: venv
+	scripts/run-compat.sh $(ARGS)
+
+# The reliability suite (tests/reliability) at soak sizes: longer floods, more churn, every kill -9 step,
+# a gateway frozen for minutes. Writes its table into RELIABILITY.md (section make-test-soak).
+test-soak: venv
+	RELIABILITY_SOAK=1 scripts/run-tests.sh tests/reliability $(ARGS)
 
 test-unit: venv
 	$(BIN)/pytest -q tests/unit $(ARGS)
