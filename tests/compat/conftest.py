@@ -32,7 +32,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def release_of(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
-    value = callspec.params.get("gateway") if callspec is not None else None
+    params = callspec.params if callspec is not None else {}
+    value = params.get("gateway", params.get("release"))
     return value if isinstance(value, str) else None
 
 

@@ -18,6 +18,7 @@ from sidecar.gateway.models import PairingList
 from tests.harness.devices import LOCAL_DEVICE
 from tests.harness.gateway import RealGateway, openclaw_bin, openclaw_env
 from tests.harness.netns import ClientNetns
+from tests.harness.releases import stages_runtime_deps
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -140,6 +141,9 @@ def node_run_argv(gw: RealGateway, port: int, name: str) -> list[str]:
 @contextmanager
 def node_host(gw: RealGateway, client_ns: ClientNetns, home: Path, name: str, log: Path) -> Iterator[None]:
     """The real long-running OpenClaw node host, as a remote peer, using ``home``'s state dir."""
+    config = home / ".openclaw" / "openclaw.json"
+    if stages_runtime_deps(openclaw_bin(gw.version).parents[1] / "openclaw") and not config.exists():
+        config.write_text('{"plugins": {"enabled": false}}\n')  # 2026.4.29's node host fetches them too
     with relay(client_ns, gw) as port, log.open("w") as out:
         env = openclaw_env(home, OPENCLAW_GATEWAY_TOKEN=gw.token)
         proc = subprocess.Popen(
