@@ -109,7 +109,11 @@ def test_every_compose_command_make_up_prints_runs_verbatim(checkout: Path, tmp_
     assert re.search(r"^COMPOSE_FILE=docker-compose\.yml:docker-compose\.local\.yml$", env_file, re.M), (
         env_file
     )
-    assert "agent connected to the gateway with the device it was approved for" in printed, printed[-4000:]
+    # Zero-touch (issue 12): nothing restarted, first-attempt connect, commands approved, with timings.
+    assert "agent connected at its first attempt" in printed, printed[-4000:]
+    assert "agent's commands approved" in printed, printed[-4000:]
+    assert "restarting the agent" not in printed
+    assert re.search(r"pre-pairing request \(device \w+\) \d+ ms after the request", printed), printed[-4000:]
 
     hints = HINT.findall(printed)
     recreate = [h for h in hints if "--force-recreate agent" in h]
