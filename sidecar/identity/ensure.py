@@ -274,7 +274,20 @@ def ensure(cfg: EntrypointConfig, env: Mapping[str, str] | None = None) -> Ensur
         with _locks(cfg) as created:
             result = _run(cfg, detected.format, detected.reason, write=True, release=detected.release)
     privileges.chown_all(_owned_paths(cfg, detected.format, created), cfg.uid, cfg.gid)
-    return replace(result, warnings=(warning,)) if warning is not None else result
+    notes = fsutil.tighten_private(_private_files(cfg, detected.format))
+    warnings = (*((warning,) if warning is not None else ()), *notes)
+    return replace(result, warnings=warnings) if warnings else result
+
+
+def _private_files(cfg: EntrypointConfig, fmt: str) -> list[Path]:
+    """Every file ``ensure`` manages that holds the private key."""
+    slot = _slot(cfg)
+    files = [slot.key_file] if slot is not None else []
+    files.append(cfg.state_dir / "identity" / "device.json")
+    if fmt == "sqlite":
+        db = cfg.state_dir / "state" / "openclaw.sqlite"
+        files += [db, *(db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    return files
 
 
 def show(cfg: EntrypointConfig) -> DeviceIdentity:

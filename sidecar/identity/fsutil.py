@@ -20,8 +20,9 @@ import fcntl
 import json
 import os
 import secrets
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,34 @@ def make_dirs(directory: Path, mode: int = DIR_MODE) -> list[Path]:
             with contextlib.suppress(OSError):  # read-only volume: keep the mode it has
                 directory.chmod(st.st_mode & 0o777 & mode)
     return created
+
+
+def tighten_private(paths: Iterable[Path], mode: int = PRIVATE_FILE_MODE) -> list[str]:
+    """Take group/other permissions away from existing private-key files; one line per file changed.
+
+    A key kept 0644 by an earlier tool, a copy or a restored backup is readable by every user of the
+    volume: tightened (never loosened, never followed through a symlink), and said. A read-only volume
+    keeps its mode, and that is said too, so the file and its mode never go unmentioned.
+    """
+    notes: list[str] = []
+    for path in paths:
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        current = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISREG(st.st_mode) or not current & ~mode & 0o777:
+            continue
+        try:
+            path.chmod(current & mode)
+        except OSError as exc:
+            notes.append(
+                f"{path} holds a private key with mode {current:04o} and could not be tightened "
+                f"({exc.strerror}): chmod 600 it"
+            )
+            continue
+        notes.append(f"{path} held a private key with mode {current:04o}: tightened to {current & mode:04o}")
+    return notes
 
 
 def _temp_path(target: Path) -> Path:

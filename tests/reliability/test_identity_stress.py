@@ -232,17 +232,17 @@ def test_wrong_owner_and_modes_keep_the_device_or_refuse(tmp_path: Path, tally: 
         if done.returncode == 0:
             lost += int(final_identity(tmp_path) != device)
             st = key.stat()
-            if st.st_mode & 0o077:  # finding, reported: an existing key's loose mode is kept, silently
+            if st.st_mode & 0o077:  # an existing key's loose mode must be tightened, and said
                 loose.append(f"{oct(mode)}→{oct(st.st_mode & 0o777)}")
+            elif mode & 0o077:
+                assert f"{key} held a private key with mode {mode:04o}: tightened" in done.stderr
         else:
             assert clear_refusal(done), done.stderr
             assert str(key) in done.stderr
         os.chmod(key, 0o600)
         os.chown(key, os.getuid(), os.getgid())
     tally.identities_lost(lost)
-    if loose:
-        tally.measure("private key left group/world-readable after a successful start", len(loose), "runs")
-        print("loose modes kept:", loose)
+    assert loose == [], f"private key left group/world-readable after a successful start: {loose}"
     assert lost == 0
 
 

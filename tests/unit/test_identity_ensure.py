@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 from pathlib import Path
 
@@ -324,3 +325,31 @@ def test_state_lock_and_pub_do_not_disturb_a_real_openclaw_layout(tmp_path: Path
         ["ls", "-A", str(tmp_path / "state/state")], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["openclaw.sqlite"]
+
+
+def test_a_loose_private_key_mode_is_tightened_and_said(tmp_path: Path) -> None:
+    """A key kept 0644 (a copy, a restored backup) is readable by every user of the volume."""
+    cfg = parse(
+        [
+            "--init-only",
+            "--identity-dir",
+            str(tmp_path / "ids"),
+            "--state-dir",
+            str(tmp_path / "st"),
+            "--format",
+            "json",
+        ],
+        {},
+    )
+    first = ensure(cfg, {})
+    key = tmp_path / "ids" / "default" / "device.json"
+    state_key = tmp_path / "st" / "identity" / "device.json"
+    key.chmod(0o644)
+    state_key.chmod(0o666)
+    again = ensure(cfg, {})
+    assert again.identity.device_id == first.identity.device_id
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(state_key.stat().st_mode) == 0o600
+    assert any(f"{key} held a private key with mode 0644: tightened to 0600" in w for w in again.warnings)
+    assert any(f"{state_key} held a private key with mode 0666" in w for w in again.warnings)
+    assert not [w for w in ensure(cfg, {}).warnings if "private key" in w]  # nothing left to say
