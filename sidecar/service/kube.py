@@ -55,6 +55,7 @@ async def kubernetes_source(
         label_opt_in_value=p.label_opt_in_value,
         label_roles=p.label_roles,
         label_scopes=p.label_scopes,
+        label_node_commands=p.label_node_commands,
     )
     closers: list[Closer] = []
     if k.enroll_listen is None:

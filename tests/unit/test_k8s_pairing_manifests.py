@@ -124,4 +124,15 @@ def test_agents_static_annotation_and_enrollment_token() -> None:
     (source,) = token["projected"]["sources"]
     assert source["serviceAccountToken"]["audience"] == "openclaw-pairing"
     assert source["serviceAccountToken"]["expirationSeconds"] <= 3600
-    assert [c["name"] for c in spec["initContainers"]] == ["identity-init", "enroll"]
+    # identity first, then proof of possession, then pre-pairing (the sidecar knows the key only after
+    # enrollment), then the agent: its first connect is admitted (issue 12)
+    assert [c["name"] for c in spec["initContainers"]] == ["identity-init", "enroll", "prepair"]
+    (prepair,) = [c for c in spec["initContainers"] if c["name"] == "prepair"]
+    env = {e["name"]: e.get("value") for e in prepair["env"]}
+    assert env["OPENCLAW_PREPAIR_ROLE"] == "node"
+    (agent_container,) = spec["containers"]
+    assert agent_container["command"][-1] == env["OPENCLAW_PREPAIR_DISPLAY_NAME"] == "$(POD_NAME)"
+    static_spec = agent["spec"]["template"]["spec"]
+    (init,) = static_spec["initContainers"]
+    static_env = {e["name"]: e.get("value") for e in init["env"]}
+    assert static_env["OPENCLAW_PREPAIR_DISPLAY_NAME"] == static_spec["containers"][0]["command"][-1]

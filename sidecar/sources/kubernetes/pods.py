@@ -1,7 +1,8 @@
 """Pods as the policy sees them: the Kubernetes API's pod JSON → :class:`PodWorkload`. Pure, no I/O.
 
 A pod counts when it carries the opt-in label (the same key as on Docker containers, by default
-``openclaw.pairing.auto-approve=true``), is ``Running`` and has no ``deletionTimestamp``. Its addresses are
+``openclaw.pairing.auto-approve=true``), is ``Running`` (or ``Pending`` while an init container runs:
+pre-pairing) and has no ``deletionTimestamp``. Its addresses are
 every entry of ``status.podIPs`` (IPv4 and IPv6); a ``hostNetwork`` pod has none of its own (its address
 is the node's, shared with every host-network pod), so no request can be attributed to it by address.
 
@@ -24,6 +25,8 @@ from sidecar.sources.workloads import Workload
 DEVICE_ID_ANNOTATION = "openclaw.pairing/device-id"
 ROLES_ANNOTATION = "openclaw.pairing/roles"
 SCOPES_ANNOTATION = "openclaw.pairing/scopes"
+# Label values cannot hold commas or "*": the node-commands allowance is an annotation on pods.
+NODE_COMMANDS_ANNOTATION = "openclaw.pairing/node-commands"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,7 @@ class PodInfo:
     service_account: str
     owner: str | None  # "Kind/name" of the controller
     image_digests: tuple[str, ...]
+    initializing: bool = False  # Pending with an init container running right now (it has its pod IP)
 
     @property
     def key(self) -> str:
@@ -51,7 +55,11 @@ class PodInfo:
 
     @property
     def running(self) -> bool:
-        return self.phase == "Running" and not self.deleting
+        """Live: Running, or Pending while one of its init containers runs — pre-pairing happens there,
+        before the agent starts, from the pod's own IP. Never a terminating or finished pod."""
+        if self.deleting:
+            return False
+        return self.phase == "Running" or (self.phase == "Pending" and self.initializing and bool(self.ips))
 
 
 def pod_info(pod: Mapping[str, Any]) -> PodInfo:
@@ -91,6 +99,10 @@ def pod_info(pod: Mapping[str, Any]) -> PodInfo:
         service_account=str(spec.get("serviceAccountName") or "default"),
         owner=owner,
         image_digests=digests,
+        initializing=any(
+            isinstance(s, Mapping) and isinstance(s.get("state"), Mapping) and "running" in s["state"]
+            for s in status.get("initContainerStatuses") or ()
+        ),
     )
 
 
@@ -137,18 +149,30 @@ class PodWorkload(Workload):
         }
 
 
-def policy_labels(info: PodInfo, label_roles: str, label_scopes: str) -> dict[str, str]:
+def policy_labels(
+    info: PodInfo,
+    label_roles: str,
+    label_scopes: str,
+    label_node_commands: str = "openclaw.pairing.node-commands",
+) -> dict[str, str]:
     """The pod's labels, with the allowance annotations under the keys the policy reads."""
     labels = dict(info.labels)
     if ROLES_ANNOTATION in info.annotations:
         labels[label_roles] = info.annotations[ROLES_ANNOTATION]
     if SCOPES_ANNOTATION in info.annotations:
         labels[label_scopes] = info.annotations[SCOPES_ANNOTATION]
+    if NODE_COMMANDS_ANNOTATION in info.annotations:
+        labels[label_node_commands] = info.annotations[NODE_COMMANDS_ANNOTATION]
     return labels
 
 
 def workload_for(
-    info: PodInfo, *, label_roles: str, label_scopes: str, enrolled: PublicIdentity | None
+    info: PodInfo,
+    *,
+    label_roles: str,
+    label_scopes: str,
+    enrolled: PublicIdentity | None,
+    label_node_commands: str = "openclaw.pairing.node-commands",
 ) -> PodWorkload:
     pinned, pin_error = pinned_device_id(info)
     identity: PublicIdentity | None = None
@@ -169,7 +193,7 @@ def workload_for(
     return PodWorkload(
         id=info.uid,
         name=info.key,
-        labels=policy_labels(info, label_roles, label_scopes),
+        labels=policy_labels(info, label_roles, label_scopes, label_node_commands),
         ips=ips,
         running=info.running,
         service=info.owner,

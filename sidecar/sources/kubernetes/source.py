@@ -37,6 +37,7 @@ class KubernetesSourceOptions:
     label_opt_in_value: str = "true"
     label_roles: str = "openclaw.pairing.roles"
     label_scopes: str = "openclaw.pairing.scopes"
+    label_node_commands: str = "openclaw.pairing.node-commands"
     watch_timeout_s: int = 290
 
     @property
@@ -98,7 +99,11 @@ class KubernetesSource:
         o = self._options
         out = [
             workload_for(
-                info, label_roles=o.label_roles, label_scopes=o.label_scopes, enrolled=self._enrolled(uid)
+                info,
+                label_roles=o.label_roles,
+                label_scopes=o.label_scopes,
+                label_node_commands=o.label_node_commands,
+                enrolled=self._enrolled(uid),
             )
             for pods in self._pods.values()
             for uid, info in pods.items()
