@@ -97,8 +97,20 @@ def fingerprint(
     )
 
 
+_last_workloads: tuple[object, str] | None = None  # (snapshot, its digest): one entry, kept alive with it
+
+
 def workloads_fingerprint(workloads: Iterable[Workload]) -> str:
-    return _digest([_workload_facts(w) for w in workloads])
+    """Digest of a snapshot. The same snapshot object (the source's cache) is digested once, not per pass:
+    hashing every workload on every pass made a burst's cost per request grow with the fleet."""
+    global _last_workloads
+    last = _last_workloads
+    if last is not None and last[0] is workloads and isinstance(workloads, tuple):
+        return last[1]
+    digest = _digest([_workload_facts(w) for w in workloads])
+    if isinstance(workloads, tuple):
+        _last_workloads = (workloads, digest)
+    return digest
 
 
 def _workload_facts(w: Workload) -> list[Any]:

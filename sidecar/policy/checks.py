@@ -14,7 +14,7 @@ from sidecar.identity.keys import b64url_decode, device_id_for
 from sidecar.identity.release import own_key_cause
 from sidecar.policy.context import PENDING_TTL_MS, Context, names, short
 from sidecar.policy.decision import Outcome, fail, hold, passed, skip
-from sidecar.policy.net import gateway_networks, workload_ips
+from sidecar.policy.net import workload_ips
 from sidecar.sources.workloads import Workload
 
 # --- 1. requests that are not (or no longer) ours to decide ------------------------------------------
@@ -62,11 +62,10 @@ def _likely_cause(w: Workload) -> str:
 def _not_ours(ctx: Context) -> Outcome:
     """Explain why no candidate matched, naming near misses (unlabelled, stopped, other project)."""
     req, ip = ctx.request, ctx.remote_ip
-    for w in ctx.workloads:
+    first = ctx.index.first_near_miss(req.device_id, ip)
+    if first is not None:
+        w = ctx.workloads[first]
         same_id = w.claimed_device_id == req.device_id
-        same_ip = ip is not None and ip in workload_ips(w)
-        if not (same_id or same_ip):
-            continue
         why = (
             f"is not labelled {ctx.settings.label_opt_in}={ctx.settings.label_opt_in_value}"
             if not ctx.labelled(w)
@@ -102,7 +101,7 @@ def check_identity(ctx: Context) -> Outcome:
     req, key, ip = ctx.request, ctx.public_key, ctx.remote_ip
     if key is None:
         return skip(f"publicKey of request {req.request_id} is not an Ed25519 key; cannot compare")
-    same_id = [w for w in ctx.candidates if w.claimed_device_id == req.device_id]
+    same_id = list(ctx.index.candidates_by_device.get(req.device_id, ()))
     exact = [w for w in same_id if _key_matches(w, req.device_id, key)]
     if len(exact) == 1:
         w = exact[0]
@@ -119,7 +118,7 @@ def check_identity(ctx: Context) -> Outcome:
     if same_id:
         w = same_id[0]
         return fail(f"publicKey differs from the one container {w.name} publishes for this deviceId", w)
-    claimed = [w for w in ctx.candidates if ip is not None and ip in workload_ips(w)]
+    claimed = list(ctx.index.candidates_by_ip.get(ip, ())) if ip is not None else []
     if len(claimed) > 1:
         return skip(
             f"remoteIp {ip} belongs to {len(claimed)} labelled containers ({names(claimed)}): ambiguous"
@@ -156,7 +155,7 @@ def check_remote_ip(ctx: Context) -> Outcome:
     ip = ctx.remote_ip
     if ip is None:
         return fail(f"remoteIp {ctx.request.remote_ip!r} is not an IP address", w)
-    gateway_of = gateway_networks(ctx.workloads).get(ip)
+    gateway_of = ctx.index.gateways.get(ip)
     if gateway_of:
         return fail(
             f"remoteIp {ip} is the gateway address of network {gateway_of}: the connection came through a "
@@ -174,10 +173,10 @@ def check_ip_match(ctx: Context) -> Outcome:
     ip = ctx.remote_ip
     if ip is None:
         return skip("mode ip attributes requests by remoteIp, and this request has none (or not an IP)")
-    gateway_of = gateway_networks(ctx.workloads).get(ip)
+    gateway_of = ctx.index.gateways.get(ip)
     if gateway_of:
         return skip(f"remoteIp {ip} is the gateway address of network {gateway_of}; cannot attribute it")
-    matches = [w for w in ctx.candidates if ip in workload_ips(w)]
+    matches = list(ctx.index.candidates_by_ip.get(ip, ()))
     if len(matches) > 1:
         return skip(
             f"remoteIp {ip} belongs to {len(matches)} labelled containers ({names(matches)}): ambiguous"
@@ -210,7 +209,7 @@ def check_dev_network(ctx: Context) -> Outcome:
     ip = ctx.remote_ip
     if ip is None:
         return skip("dev-approve-all needs a remoteIp on the project networks; this request has none")
-    gateway_of = gateway_networks(ctx.workloads).get(ip)
+    gateway_of = ctx.index.gateways.get(ip)
     if gateway_of:
         return skip(f"remoteIp {ip} is the gateway address of network {gateway_of} (host or published port)")
     matches = [w for w in ctx.workloads if w.running and workload_ips(w).get(ip) in w.project_networks]

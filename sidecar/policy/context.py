@@ -13,6 +13,7 @@ from sidecar.gateway.models import PairedDevice, PendingRequest
 from sidecar.identity.keys import normalize_public_key
 from sidecar.policy.history import History
 from sidecar.policy.net import normalize_ip
+from sidecar.policy.snapshot import SnapshotIndex, index_of
 from sidecar.settings import PolicySettings
 from sidecar.sources.workloads import Workload
 
@@ -49,12 +50,17 @@ class Context:
         return value.strip().lower() == self.settings.label_opt_in_value.strip().lower()
 
     @property
+    def index(self) -> SnapshotIndex:
+        """Lookups into the workload snapshot, built once per snapshot (``sidecar.policy.snapshot``)."""
+        return index_of(self.workloads, self.settings)
+
+    @property
     def candidates(self) -> tuple[Workload, ...]:
         """Labelled, running containers in the project scope: the only ones strict and ip can approve.
 
         (dev-approve-all goes by address on the project's networks instead: ``check_dev_network``.)
         """
-        return tuple(w for w in self.workloads if w.running and self.labelled(w) and self.in_scope(w))
+        return self.index.candidates
 
     @property
     def requested_roles(self) -> frozenset[str]:
