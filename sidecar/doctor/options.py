@@ -96,9 +96,10 @@ class DoctorOptions:
 
     @property
     def uses_entrypoint(self) -> bool:
-        """openclaw-entrypoint settings are present (flags or variables): its rules and refusals apply."""
-        given = bool(self.identity_dir or self.private_key_file or self.inherit or self.parent_identity_dir)
-        return given or envvars.entrypoint_settings_present(self.env)
+        """An identity source is configured (flags or variables): the entrypoint's rules and refusals apply.
+
+        (A bad value of any entrypoint variable is reported even without one: see checks/identity.)"""
+        return bool(self.identity_dir or self.private_key_file or self.inherit or self.parent_identity_dir)
 
 
 def _str(value: object) -> str | None:

@@ -41,7 +41,7 @@ from sidecar.gateway.fanout import EventCallback, Fanout
 from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket, scopes_withheld
 from sidecar.gateway.models import GatewayEvent, HelloOk
 from sidecar.gateway.pairing_rpc import NodePairingCalls
-from sidecar.gateway.urls import check_url
+from sidecar.gateway.urls import check_url, is_local_url
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -134,7 +134,10 @@ class GatewayClient(NodePairingCalls):
         try:
             async with asyncio.timeout(self.connect_timeout):
                 hello = await self._open()
-                if self._identity is None and self._device_fallback is not None:
+                # Only on the gateway's loopback (the 2026.3.31 quirk is about *local* device-less clients,
+                # which OpenClaw then pairs silently): elsewhere "no scopes" means "remote", and a throw-away
+                # device would only leave a pending request behind; the caller's error says what to do.
+                if self._identity is None and self._device_fallback is not None and is_local_url(self.url):
                     assert self._ws is not None
                     if await scopes_withheld(self._ws, hello, self.info, f"{next(self._ids)}:probe"):
                         await self._ws.close(1000, "reconnecting with a device")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sidecar import envvars
 from sidecar.doctor.checks import Outcome
 from sidecar.doctor.findings import Finding, finding
 from sidecar.doctor.options import DoctorOptions
@@ -248,6 +249,18 @@ IN_THE_STACK = (
 )
 
 
+def _invalid_values(opts: DoctorOptions) -> list[str]:
+    """Entrypoint variables set to values the entrypoint would refuse, each with its own message."""
+    problems: list[str] = []
+    for var in envvars.ENTRYPOINT_VARS:
+        if var.is_set(opts.env):
+            try:
+                var.read(opts.env)
+            except ConfigError as exc:
+                problems.append(str(exc))
+    return problems
+
+
 def _not_here(opts: DoctorOptions) -> str:
     """Why there is no identity to judge *here*, or '' when there is. Doctor reports only on what it
     examined: with --container it examines that container (the docker check), and on a host with no
@@ -270,6 +283,9 @@ def _not_here(opts: DoctorOptions) -> str:
 
 
 def check(opts: DoctorOptions) -> Outcome:
+    invalid = [] if opts.uses_entrypoint else _invalid_values(opts)
+    if invalid:  # e.g. OPENCLAW_UID=abc alone: the entrypoint would refuse it before anything else
+        return Outcome("identity", tuple(finding("identity.config-invalid", m, message=m) for m in invalid))
     skipped = _not_here(opts)
     if skipped:
         return Outcome("identity", skipped=skipped)
