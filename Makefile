@@ -68,8 +68,11 @@ fmt: venv
 	$(BIN)/ruff check --fix .
 
 # run-bench.sh provisions Node and OpenClaw itself (once; no `node` prerequisite, which did it twice).
-bench: venv
+bench: venv $(VENV)/.bench-installed
 	scripts/run-bench.sh $(ARGS)
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@touch $@
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -46,10 +46,8 @@ def series(n: int, make: Callable[[int], tuple[list[str], dict[str, str]]]) -> l
     return [timed(*make(i)) for i in range(n)]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--runs", type=int, default=30)
-    args = parser.parse_args()
+def measure(runs: int) -> list[tuple[str, list[float]]]:
+    """Every scenario's samples (milliseconds), the baseline first."""
     root = Path(tempfile.mkdtemp(prefix="bench-entrypoint-"))
     base = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -72,16 +70,25 @@ def main() -> int:
         return make
 
     rows: list[tuple[str, list[float]]] = [
-        ("baseline: true (no entrypoint)", series(args.runs, lambda _i: (["true"], base))),
+        ("baseline: true (no entrypoint)", series(runs, lambda _i: (["true"], base))),
         (
             "python -c pass (interpreter floor)",
-            series(args.runs, lambda _i: ([sys.executable, "-c", "pass"], base)),
+            series(runs, lambda _i: ([sys.executable, "-c", "pass"], base)),
         ),
-        ("entrypoint, existing identity, sqlite (>=2026.8)", series(args.runs, existing("2026.9.6"))),
-        ("entrypoint, existing identity, json (<=2026.7)", series(args.runs, existing("2026.2.26"))),
-        ("entrypoint, new identity, sqlite", series(args.runs, new("2026.9.6"))),
-        ("entrypoint, new identity, json", series(args.runs, new("2026.2.26"))),
+        ("entrypoint, existing identity, sqlite (>=2026.8)", series(runs, existing("2026.9.6"))),
+        ("entrypoint, existing identity, json (<=2026.7)", series(runs, existing("2026.2.26"))),
+        ("entrypoint, new identity, sqlite", series(runs, new("2026.9.6"))),
+        ("entrypoint, new identity, json", series(runs, new("2026.2.26"))),
     ]
+    shutil.rmtree(root)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--runs", type=int, default=30)
+    args = parser.parse_args()
+    rows = measure(args.runs)
     baseline = statistics.median(rows[0][1])
     print(f"{'scenario':<52} {'median ms':>10} {'p95 ms':>8} {'overhead ms':>12}")
     for name, samples in rows:
@@ -91,7 +98,6 @@ def main() -> int:
     verdict = "meets" if worst <= TARGET_MS else "MISSES"
     print(f"\nruns={args.runs}; overhead with an existing identity: {worst:.1f} ms ({verdict} the target")
     print(f"of {TARGET_MS:.0f} ms); naive baseline = running the command directly")
-    shutil.rmtree(root)
     return 0
 
 
