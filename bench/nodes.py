@@ -177,6 +177,11 @@ def connect_once(nodes: Nodes, events: EventLog, approach: str, *, port: int | N
         stranger, t0 = nodes.node("stranger", labelled=False, port=port)
         agent, _ = nodes.node("agent", labelled=approach != "cidr", port=port)
     restarted = False
+    since = int(t0 * 1000) - 1000  # Docker reuses addresses: only requests made since this start count
+
+    def requests_from(ip: str) -> list[Any]:
+        return [r for r in events.from_ips([ip]) if r.ts >= since]
+
     try:
         agent_ip, stranger_ip = ip_of(agent, net), ip_of(stranger, net)
 
@@ -186,7 +191,7 @@ def connect_once(nodes: Nodes, events: EventLog, approach: str, *, port: int | N
             if at is not None:
                 return at
             if approach in ("sidecar", "watcher-1s", "loop-5s") and not restarted:
-                mine = events.from_ips([agent_ip])
+                mine = requests_from(agent_ip)
                 if any(r.resolved == "approved" for r in mine) and first_line_ms(agent, PAIRING):
                     agent.restart(timeout=5)
                     restarted = True
@@ -194,7 +199,7 @@ def connect_once(nodes: Nodes, events: EventLog, approach: str, *, port: int | N
 
         at = wait_until(f"{approach}: the agent to connect", connected, 240, 0.2)
         time.sleep(6 if approach != "loop-5s" else 8)  # the stranger's chance to be approved as well
-        stranger_reqs = events.from_ips([stranger_ip])
+        stranger_reqs = requests_from(stranger_ip)
         return {
             "approach": approach,
             "start_to_connected_s": (at - t0 * 1000) / 1000,

@@ -42,7 +42,11 @@ def _get(d: Any, *path: Any) -> Any:
     for key in path:
         if d is None:
             return None
-        d = d.get(key) if isinstance(d, dict) else (d[key] if isinstance(d, list) and len(d) > key else None)
+        d = (
+            d.get(key)
+            if isinstance(d, dict)
+            else (d[key] if isinstance(d, list | tuple) and len(d) > key else None)
+        )
     return d
 
 
@@ -164,6 +168,12 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     if r.get("smoke"):
         out += ["**SMOKE RUN (tiny sizes): not the figures to quote.**", ""]
+    for rerun in r.get("reruns") or []:
+        out += [
+            f"**Section(s) {', '.join(rerun['sections'])} re-measured at {rerun['started']}** (same machine, same "
+            f"code otherwise): {rerun['reason']}",
+            "",
+        ]
     out += ["## Targets", "", "| target | measured | |", "|---|---|---|"]
     out += [f"| {a} | {b} | {verdict(c)} |" for a, b, c in evaluate(r)]
     out += [""]
@@ -412,6 +422,8 @@ def readme_block(r: dict[str, Any]) -> str:
     )
     if r.get("smoke"):
         head = "**Smoke run, tiny sizes.** " + head
+    for rerun in r.get("reruns") or []:
+        head += f" Section(s) {', '.join(rerun['sections'])} re-measured at {rerun['started'][11:16]} UTC (why: BENCHMARKS.md)."
     return "\n".join([README_START, head, "", *rows, README_END])
 
 

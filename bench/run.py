@@ -349,6 +349,12 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few minutes")
     parser.add_argument("--out", type=Path, default=ROOT, help="where BENCHMARKS.md etc. go (repo root)")
     parser.add_argument("--sections", default="1,2,3,4,5")
+    parser.add_argument(
+        "--rerun",
+        metavar="REASON",
+        help="measure only --sections again and merge them into the existing bench/results.json (the "
+        "report names the sections, the time and the reason)",
+    )
     args = parser.parse_args()
     smoke = args.smoke
     sections = set(args.sections.split(","))
@@ -365,6 +371,9 @@ def main() -> int:
     if not netns.can_make_netns():
         print("bench/run.py needs root and the private namespace: `make bench`", file=sys.stderr)
         return 2
+    previous: dict[str, Any] = {}
+    if args.rerun:
+        previous = json.loads((args.out / "bench" / "results.json").read_text())
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "smoke": smoke,
@@ -423,6 +432,10 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["wall_s"] = time.monotonic() - t_start
+    if args.rerun:
+        measured = {k: v for k, v in results.items() if k not in ("started", "machine", "wall_s", "smoke")}
+        rerun = {"sections": sorted(sections), "started": results["started"], "reason": args.rerun}
+        results = {**previous, **measured, "reruns": [*previous.get("reruns", []), rerun]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench").mkdir(exist_ok=True)
     (args.out / "bench" / "results.json").write_text(json.dumps(results, indent=1, default=str))
