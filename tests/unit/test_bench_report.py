@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bench import report, simulate
 
 
@@ -107,6 +105,5 @@ def test_report_tables_targets_and_readme_block(tmp_path: Path) -> None:
 
 
 def test_plot_is_written(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     report.plot(results(), tmp_path / "latency.png")
     assert (tmp_path / "latency.png").stat().st_size > 10_000
