@@ -1,6 +1,6 @@
 """A small, stateful fake of the Kubernetes API over real HTTP, for the real client library to talk to.
 
-No API server can run on our machines (/work/shared/notes/kubernetes-testing.md), and kmock 0.8 answers
+No API server can run on our machines (none is installable from the package registries), and kmock 0.8 answers
 every list with resourceVersion "..." and has no bookmarks, no 410 and no TokenReview — so this fake
 implements exactly the slice the sidecar uses, the way the API server behaves:
 
