@@ -13,6 +13,9 @@ protocol in-process (≈30 ms connect + call). Shape:
 - ``hello-ok.policy`` is honoured: outgoing frames above ``maxPayload`` are refused locally, and if
   nothing at all arrives for two ``tickIntervalMs`` the connection is declared dead (close 4000), like
   the Node client does.
+- A frozen gateway (TCP open, nothing answers) is noticed sooner by WebSocket keepalive pings
+  (``handshake.PING_INTERVAL``/``PING_TIMEOUT``): within about 13 s the connection is dropped, pending
+  calls fail with GatewayClosed and ``closed`` resolves; the tick watchdog stays as the second line.
 - Tokens: the shared token only ever goes into the ``connect`` frame; nothing here logs frames, and the
   websockets library's frame logging is kept below DEBUG.
 """
@@ -38,7 +41,14 @@ from sidecar.errors import (
 )
 from sidecar.gateway import protocol as proto
 from sidecar.gateway.fanout import EventCallback, Fanout
-from sidecar.gateway.handshake import CLOSE_GRACE, close_error, handshake, open_socket, scopes_withheld
+from sidecar.gateway.handshake import (
+    CLOSE_GRACE,
+    close_bounded,
+    close_error,
+    handshake,
+    open_socket,
+    scopes_withheld,
+)
 from sidecar.gateway.models import GatewayEvent, HelloOk
 from sidecar.gateway.pairing_rpc import NodePairingCalls
 from sidecar.gateway.urls import check_url, is_local_url
@@ -179,8 +189,7 @@ class GatewayClient(NodePairingCalls):
         """Handshake failed: close the socket (bounded) and resolve ``closed`` with the reason."""
         self._closing_by_us = True
         if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._ws.close(), CLOSE_GRACE)
+            await close_bounded(self._ws)
         self._finish(error or GatewayClosed("connection was not established", code=None, reason=""))
 
     async def close(self) -> None:
@@ -190,8 +199,7 @@ class GatewayClient(NodePairingCalls):
         self._closing_by_us = True
         ws = self._ws
         if ws is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(1000, "client closing"), CLOSE_GRACE)
+            await close_bounded(ws, 1000, "client closing")
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._reader, CLOSE_GRACE)
@@ -282,8 +290,7 @@ class GatewayClient(NodePairingCalls):
             if loop.time() - self._last_rx > 2 * interval:
                 log.warning("no frame from the gateway for %.0f s; closing (tick timeout)", 2 * interval)
                 self._finish(GatewayClosed("gateway stopped sending ticks", code=4000, reason="tick timeout"))
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._ws.close(4000, "tick timeout"), CLOSE_GRACE)
+                await close_bounded(self._ws, 4000, "tick timeout")
                 return
 
     # --- events and calls -------------------------------------------------------------------------

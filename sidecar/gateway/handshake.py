@@ -16,9 +16,10 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.client import unix_connect as ws_unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
 from websockets.version import version as ws_version
 
-from sidecar.errors import ConfigError, GatewayError, GatewayUnreachable, ProtocolError
+from sidecar.errors import ConfigError, GatewayClosed, GatewayError, GatewayUnreachable, ProtocolError
 from sidecar.gateway import protocol as proto
 from sidecar.gateway.models import HelloOk
 from sidecar.gateway.urls import unix_socket_path
@@ -30,6 +31,16 @@ ws_log = logging.getLogger("sidecar.gateway.websockets")
 ws_log.setLevel(logging.INFO)  # websockets logs frame excerpts at DEBUG; the connect frame holds the token
 _WS_EXTRA: dict[str, Any] = {"proxy": None} if int(ws_version.split(".")[0]) >= 15 else {}
 CLOSE_GRACE = 1.0  # how long to wait for the close frame after a refusal, for its reason
+# WebSocket keepalive. Why explicit: a gateway that is frozen (SIGSTOP, a hung event loop, a paused VM)
+# keeps its TCP connection open and answers nothing; only a ping notices. The gateway's own ticks come
+# every 30 s, so the tick watchdog alone needs a minute, and the library's defaults (20 s + 20 s, then
+# 10 s for the close) close to that. Node's `ws` (every OpenClaw release) answers pings itself, from the
+# event loop, also through the ws+unix:// forwarder (a byte pipe). Worst case from the freeze to the
+# reader seeing the connection end: PING_INTERVAL + PING_TIMEOUT + CLOSE_GRACE (≈13 s). The timeout is
+# the larger part so a gateway busy for a few seconds (a burst of requests) is not declared dead.
+PING_INTERVAL = 5.0
+PING_TIMEOUT = 7.0
+KEEPALIVE_CLOSE_REASON = "keepalive ping timeout"  # what websockets sends when a pong is late
 
 
 async def open_socket(url: str) -> ClientConnection:
@@ -38,6 +49,9 @@ async def open_socket(url: str) -> ClientConnection:
             "max_size": proto.MAX_FRAME_BYTES,
             "compression": None,
             "open_timeout": None,  # the whole handshake runs under connect_timeout
+            "ping_interval": PING_INTERVAL,
+            "ping_timeout": PING_TIMEOUT,
+            "close_timeout": CLOSE_GRACE,  # a peer that never answers our close frame is dropped
             "user_agent_header": f"openclaw-sidecar/{proto.CLIENT_VERSION}",
             "logger": ws_log,
         }
@@ -54,6 +68,18 @@ async def open_socket(url: str) -> ClientConnection:
             f"cannot open a WebSocket to the gateway at {url} ({exc}): check OPENCLAW_GATEWAY_URL / "
             "--url and that the gateway is running"
         ) from None
+
+
+async def close_bounded(ws: ClientConnection, code: int = 1000, reason: str = "") -> None:
+    """Close, waiting at most ~CLOSE_GRACE for a peer that answers nothing; then drop the TCP connection.
+
+    Why the abort: cancelling ``ws.close()`` (our time limit) leaves the transport open, and a frozen
+    gateway would collect one half-open socket per reconnect attempt.
+    """
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code, reason), 2 * CLOSE_GRACE)
+    if ws.state is not State.CLOSED:
+        ws.transport.abort()
 
 
 async def recv_frame(ws: ClientConnection) -> proto.Frame:
@@ -134,5 +160,12 @@ async def close_reason_after_refusal(ws: ClientConnection) -> str | None:
 
 
 def close_error(exc: ConnectionClosed) -> GatewayError:
-    rcvd = exc.rcvd
+    rcvd, sent = exc.rcvd, exc.sent
+    if rcvd is None and sent is not None and sent.reason == KEEPALIVE_CLOSE_REASON:
+        return GatewayClosed(
+            f"the gateway answered no keepalive ping within {PING_TIMEOUT:g} s (frozen or cut off); "
+            "dropped the connection",
+            code=sent.code,
+            reason=sent.reason,
+        )
     return proto.error_from_close(rcvd.code if rcvd else None, rcvd.reason if rcvd else "")
