@@ -10,7 +10,8 @@ container (docs/policy.md, "Node commands"):
    that container's address, and the container may be a ``node`` (``allow_node_role`` + label);
 4. ``node-commands`` — every declared command is within the label ``openclaw.pairing.node-commands``
    (a list, or ``*``), and admin-sensitive commands also need ``allow_node_admin_commands`` in the
-   sidecar's own settings: a label alone can never grant them (the two-key rule);
+   sidecar's own settings: a label alone can never grant them (the two-key rule). A surface whose
+   ``requiredApproveScopes`` contains ``operator.admin`` counts as admin-sensitive whatever it declares;
 5. ``rate-limit`` — as for devices.
 
 Only mode ``strict`` approves surfaces (ip and dev-approve-all prove no key: their surfaces are ignored).
@@ -114,6 +115,16 @@ def check_node_commands(ctx: Context, node: NodeRequest) -> Outcome:
         return fail(
             f"commands {', '.join(admin)} are admin-sensitive: they need allow_node_admin_commands in the "
             "sidecar's config; a label cannot grant them",
+            w,
+            **facts,
+        )
+    if "operator.admin" in node.required_scopes and not ctx.settings.allow_node_admin_commands:
+        # The gateway's own word (requiredApproveScopes): it counts something in this surface as
+        # admin-sensitive even if our list does not (a newer release's command): the same two-key rule.
+        return fail(
+            "the gateway requires operator.admin to approve this surface (requiredApproveScopes), so it "
+            "counts as admin-sensitive: that needs allow_node_admin_commands in the sidecar's config; a "
+            "label cannot grant it",
             w,
             **facts,
         )

@@ -67,6 +67,19 @@ def test_admin_sensitive_commands_need_the_sidecar_setting_too() -> None:
     assert ok.action is Action.APPROVE
 
 
+def test_a_surface_the_gateway_calls_admin_sensitive_needs_the_setting_too() -> None:
+    """requiredApproveScopes with operator.admin (e.g. a command a newer release made admin-sensitive,
+    not in our list): the same two-key rule, found by tests/reliability/test_bad_input_nodes.py."""
+    gated = node(
+        commands=("canvas.present", "future.exec"), required_scopes=("operator.pairing", "operator.admin")
+    )
+    d = decide(gated)
+    assert (d.action, d.check) == (Action.REJECT, "node-commands"), d.reason
+    assert "requiredApproveScopes" in d.reason
+    d = decide(gated, allow_node_admin_commands=True)
+    assert d.action is Action.APPROVE, d.reason
+
+
 def test_the_setting_alone_does_not_widen_the_label() -> None:
     d = decide(node(commands=ADMIN), (agent("system.which"),), allow_node_admin_commands=True)
     assert (d.action, d.check) == (Action.REJECT, "node-commands")
