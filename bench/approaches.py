@@ -1,6 +1,7 @@
 """The approvers compared, each started against the same real gateway and stopped after its round.
 
-- ``sidecar``: ``python -m sidecar run`` (strict mode, OPENCLAW_TRUSTED_ENV on), event-driven; the global
+- ``sidecar``: ``python -m sidecar run`` (strict mode, OPENCLAW_TRUSTED_ENV on, the default reconcile
+  interval of 30 s as users run it), event-driven; the global
   rate limit raised for fleets (``OPENCLAW_PAIRING_RATE_LIMIT_GLOBAL``; the default, 30 per minute, holds a
   larger burst back on purpose);
 - ``watcher-1s``: the NemoClaw-style watcher: every 1 s ``openclaw devices list --json``, then
@@ -32,7 +33,9 @@ while true; do
   sleep "$POLL"
 done
 """
+RECONCILE_INTERVAL_S = 30  # the production default (the test harness uses 5 s)
 FLEET_ENV = {
+    "OPENCLAW_PAIRING_RECONCILE_INTERVAL": f"{RECONCILE_INTERVAL_S}s",
     "OPENCLAW_PAIRING_RATE_LIMIT_GLOBAL": "100000",
     "OPENCLAW_PAIRING_ALLOW_NODE_ROLE": "true",
     "OPENCLAW_PAIRING_ALLOW_NODE_ADMIN_COMMANDS": "true",

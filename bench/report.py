@@ -38,6 +38,18 @@ def verdict(ok: bool | None) -> str:
     return "not measured" if ok is None else ("met" if ok else "**missed**")
 
 
+def idle_note(idle: dict[str, Any]) -> str:
+    """What differs from the issue's 10 min at the production reconcile interval, if anything."""
+    notes = []
+    if idle.get("seconds", 0) < 590:
+        notes.append("shortened from 10 min")
+    if idle.get("reconcile_interval_s") != 30:
+        notes.append(f"reconcile every {idle.get('reconcile_interval_s', 0)} s, production default 30 s")
+    else:
+        notes.append("reconcile every 30 s, the default")
+    return f" ({'; '.join(notes)})"
+
+
 def _get(d: Any, *path: Any) -> Any:
     for key in path:
         if d is None:
@@ -74,7 +86,16 @@ def evaluate(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     else:
         rows.append((f"≥ {t['p50_speedup_vs_watcher_1s']}× faster than the 1 s watcher at p50", "—", None))
     fl = _get(r, "latency", "flood")
-    if fl:
+    bl = _get(r, "latency", "backlog")
+    if bl:
+        rows.append(
+            (
+                f"{bl['pending']} pending approved ≤ {t['pending_100_s']:.0f} s (all pending, sidecar resumed → last approval)",
+                sec(bl["resume_to_all_approved_s"], 2),
+                bl["resume_to_all_approved_s"] <= t["pending_100_s"],
+            )
+        )
+    elif fl:
         rows.append(
             (
                 f"{fl['pending']} pending approved ≤ {t['pending_100_s']:.0f} s (first request → last approval)",
@@ -85,6 +106,7 @@ def evaluate(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     wrong = [b["wrong_approvals"] for b in _get(r, "burst", "bursts") or []]
     wrong += [s["wrong_approvals"] for s in r.get("simulated") or []]
     wrong += [fl["wrong_approvals"]] if fl else []
+    wrong += [bl["wrong_approvals"]] if bl else []
     side_row = _get(r, "latency", "approaches", "sidecar")
     wrong += [int(side_row["stranger_approved"])] if side_row else []
     rows.append(
@@ -209,6 +231,15 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{fl['wrong_approvals']}. The 1 s watcher approves one id per CLI process, so the same 100 take it "
                 "at least 100 × the `openclaw devices approve` time in section 5.",
             ]
+        bl = lat.get("backlog")
+        if bl:
+            out += [
+                "",
+                f"A backlog: our sidecar paused (SIGSTOP) while all {bl['pending']} agents connected, then resumed: "
+                f"resume → last approval **{bl['resume_to_all_approved_s']:.2f} s** (one `device.pair.list`, "
+                "the decisions one after another, up to 8 approve RPCs in flight; the gateway serialises its own "
+                f"store writes); wrong approvals {bl['wrong_approvals']}.",
+            ]
         out += [""]
     con = r.get("connect")
     if con:
@@ -310,8 +341,7 @@ def markdown(r: dict[str, Any]) -> str:
             "|---|---|",
             f"| RSS after start | {burst['sidecar_rss_mib_start']:.0f} MiB |",
             f"| peak RSS (bursts of up to {max(b['n'] for b in burst['bursts'])} included) | {burst['sidecar_peak_rss_mib']:.0f} MiB |",
-            f"| idle CPU over {idle.get('seconds', 0):.0f} s (shortened from 10 min; reconcile every "
-            f"{idle.get('reconcile_interval_s', 0)} s as in the tests, production default 30 s) | "
+            f"| idle CPU over {idle.get('seconds', 0):.0f} s{idle_note(idle)} | "
             f"{idle.get('cpu_pct', 0):.2f} % ({idle.get('cpu_s', 0):.2f} s) |",
             f"| RSS idle | {idle.get('rss_mib', 0):.0f} MiB |",
             "",
@@ -360,7 +390,13 @@ def readme_block(r: dict[str, Any]) -> str:
             f"**{ms(s['p50'])} / {ms(s['p99'])}** | 1 s watcher {ms(w['p50'])} / {ms(w['p99'])}; 5 s loop "
             f"{ms(lp['p50'])} / {ms(lp['p99'])} |"
         )
-        if lat.get("flood"):
+        if lat.get("backlog"):
+            bl = lat["backlog"]
+            rows.append(
+                f"| {bl['pending']} pending → all approved | **{bl['resume_to_all_approved_s']:.2f} s** | "
+                "one CLI process per approval |"
+            )
+        elif lat.get("flood"):
             fl = lat["flood"]
             rows.append(
                 f"| {fl['pending']} pending at once → all approved | **{fl['first_request_to_all_approved_s']:.2f} s** | "

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -182,6 +183,32 @@ def flood(pool: Pool, events: EventLog, labelled: list[Agent], stranger: Agent) 
     }
 
 
+def backlog(pool: Pool, events: EventLog, labelled: list[Agent], stranger: Agent, pid: int) -> dict[str, Any]:
+    """N requests already pending when the sidecar gets to them: the sidecar is paused (SIGSTOP) while
+    every agent connects, then resumed; from the resume to the last approval (gateway clock)."""
+    since = int(time.time() * 1000) - 1000
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for agent in [*labelled, stranger]:
+            pool.go(agent)
+        reqs = round_requests(pool, events, [*labelled, stranger], since)
+    finally:
+        resumed_ms = int(time.time() * 1000)
+        os.kill(pid, signal.SIGCONT)
+    rids = [reqs[a.name].request_id for a in labelled]
+    wait_until("the backlog approved", lambda: events.approved(rids) == len(rids), 120, 0.05)
+    time.sleep(3)
+    reqs = requests_of(events, [*labelled, stranger], since)
+    mine = [r for n, r in reqs.items() if n != stranger.name]
+    last_ok = max(r.resolved_ts or 0 for r in mine)
+    return {
+        "pending": sum(1 for r in mine if r.ts <= resumed_ms),
+        "resume_to_all_approved_s": (last_ok - resumed_ms) / 1000,
+        "wrong_approvals": int(reqs[stranger.name].resolved == "approved"),
+        "approach": "sidecar",
+    }
+
+
 def latency_section(
     pool: Pool, events: EventLog, gw: RealGateway, work: Path, n: int, pace_s: float, project: str
 ) -> dict[str, Any]:
@@ -202,6 +229,10 @@ def latency_section(
                 say("section 1: sidecar, all pending at once")
                 out["flood"] = flood(pool, events, labelled, stranger)
                 out["flood"]["approach"] = name
+                reset_pairing(gw)
+                time.sleep(1)
+                say("section 1: sidecar, a backlog of all pending before it looks")
+                out["backlog"] = backlog(pool, events, labelled, stranger, running.pid)
         finally:
             running.stop()
         out["approaches"][name] = row
@@ -290,7 +321,7 @@ def burst_section(
             "cpu_s": idle_cpu,
             "cpu_pct": idle_cpu / (time.monotonic() - t0) * 100,
             "rss_mib": running.rss_mib(),
-            "reconcile_interval_s": 5,
+            "reconcile_interval_s": approaches.RECONCILE_INTERVAL_S,
         }
     finally:
         running.stop()
@@ -365,7 +396,7 @@ def main() -> int:
     sim_sizes = tuple(
         int(x) for x in env("BENCH_SIMULATED", "10,100" if smoke else "10,100,1000,10000").split(",")
     )
-    idle_s = float(env("BENCH_IDLE_S", "10" if smoke else "120"))
+    idle_s = float(env("BENCH_IDLE_S", "10" if smoke else "600"))
     recreations = int(env("BENCH_RECREATES", "2" if smoke else "100"))
     connect_runs = int(env("BENCH_CONNECT_RUNS", "1" if smoke else "3"))
     if not netns.can_make_netns():

@@ -42,6 +42,8 @@ class Reconciler(Protocol):
 
     def hold(self) -> None: ...
 
+    def reserve(self, decision: Decision) -> None: ...
+
     async def act(
         self, client: PairingClient, decision: Decision, rid: str, stop: asyncio.Event, *, kind: str
     ) -> Outcome: ...
@@ -132,6 +134,7 @@ async def _handle(
     decision = decide_node(node, workloads, paired, r.policy, r.history, now)
     if r.memory.same_again(rid, fp, decision):
         return None
+    r.reserve(decision)
     outcome = await r.act(client, decision, rid, stop, kind="node")
     r.memory.remember(rid, fp, decision, outcome.retry)
     r.record(decision, outcome.text, rid)

@@ -4,6 +4,10 @@ then the same for node capability surfaces (``node_pass``).
 The list is the truth (fresh ``paired`` entries for repair checks, no stale event payloads), so a pass is
 the same whatever triggered it. A failure deciding one request leaves it pending and does not starve the
 others. A decision is audited only when it differs from the last one for that request (see ``memory``).
+
+Decisions are taken one after another (each sees the approvals before it: rate limits and the dev cap count
+an approval when it is *decided*, before its RPC, so a failed RPC only makes the limits stricter); their
+RPCs go out up to ``SEND_CONCURRENCY`` at a time, so a backlog is not paced by one round trip per request.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sidecar.settings import PolicySettings, Settings
 from sidecar.sources.workloads import Workload, WorkloadSource
 
 log = logging.getLogger("sidecar.approver")
+SEND_CONCURRENCY = 8  # approve/reject RPCs in flight at once within a pass (the gateway serialises its store)
 
 
 @dataclass
@@ -110,18 +115,25 @@ class Reconciler:
         result.pending = len(listing.pending)
         paired = {d.device_id: d for d in listing.paired}
         workloads_fp = workloads_fingerprint(workloads)
-        for request in sorted(listing.pending, key=lambda r: (r.ts, r.request_id)):
-            if stop.is_set():
-                break
-            try:
-                record = await self._handle(client, request, workloads, workloads_fp, paired, stop)
-            except Exception:  # a bug on one request must not starve the others; nothing was sent for it
-                log.exception("deciding %s failed; leaving it pending", request.request_id)
-                continue
-            if record is not None:
-                result.records.append(record)
+        async with asyncio.TaskGroup() as sends:
+            slots = asyncio.Semaphore(SEND_CONCURRENCY)
+            for request in sorted(listing.pending, key=lambda r: (r.ts, r.request_id)):
+                if stop.is_set():
+                    break
+                try:
+                    step = self._decide(request, workloads, workloads_fp, paired)
+                except Exception:  # a bug on one request must not starve the others; nothing was sent
+                    log.exception("deciding %s failed; leaving it pending", request.request_id)
+                    continue
+                if step is None:
+                    continue
+                self.reserve(step[2])
+                await slots.acquire()
+                sends.create_task(self._send(client, step, stop, result, slots))
+        for request in listing.pending:
             if self.memory.wants_retry(request.request_id):
                 self._hold()
+                break
         live = {r.request_id for r in listing.pending}
         if not stop.is_set():
             live |= await node_pass(self, client, workloads, workloads_fp, paired, stop, result)
@@ -133,29 +145,50 @@ class Reconciler:
         self._metrics.last_reconcile.set(self.last_ms / 1000)
         return result
 
-    async def _handle(
+    def _decide(
         self,
-        client: PairingClient,
         request: PendingRequest,
         workloads: tuple[Workload, ...],
         workloads_fp: str,
         paired: Mapping[str, PairedDevice],
-        stop: asyncio.Event,
-    ) -> tuple[Decision, str] | None:
+    ) -> tuple[str, str, Decision] | None:
+        """(requestId, fingerprint, decision), or None when there is nothing new to decide or act on."""
         rid = request.request_id
         if rid in self.memory.done:
             return None
         fp = fingerprint(request, workloads_fp, paired.get(request.device_id), self.history)
         if self.memory.unchanged(rid, fp):
             return None
-        now = self._clock.now_ms()
-        decision = decide(request, workloads, paired, self.policy, self.history, now)
+        decision = decide(request, workloads, paired, self.policy, self.history, self._clock.now_ms())
         if self.memory.same_again(rid, fp, decision):
             return None
-        outcome = await self.act(client, decision, rid, stop)
-        self.memory.remember(rid, fp, decision, outcome.retry)
-        self.record(decision, outcome.text, rid)
-        return decision, outcome.text
+        return rid, fp, decision
+
+    async def _send(
+        self,
+        client: PairingClient,
+        step: tuple[str, str, Decision],
+        stop: asyncio.Event,
+        result: PassResult,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        rid, fp, decision = step
+        try:
+            outcome = await self.act(client, decision, rid, stop)
+            self.memory.remember(rid, fp, decision, outcome.retry)
+            self.record(decision, outcome.text, rid)
+            result.records.append((decision, outcome.text))
+        except Exception:  # one request's failure must not cancel the others' RPCs in this pass
+            log.exception("carrying out the decision on %s failed; leaving it pending", rid)
+        finally:
+            slots.release()
+
+    def reserve(self, decision: Decision) -> None:
+        """Count an approval about to be sent, before its RPC: the next decisions' limits see it."""
+        if decision.action is Action.APPROVE and decision.acts and self.settings.trusted:
+            self.history = self.history.with_approval(
+                decision.workload.id if decision.workload else "", self._clock.now_ms()
+            )
 
     async def act(
         self,
@@ -166,7 +199,7 @@ class Reconciler:
         *,
         kind: str = "device",
     ) -> Outcome:
-        """``carry_out`` (the gate and the RPC), then what the loop keeps from it."""
+        """``carry_out`` (the gate and the RPC), then what the loop keeps from it. Call ``reserve`` first."""
         outcome = await carry_out(
             client, decision, rid, settings=self.settings, stop=stop, metrics=self._metrics, kind=kind
         )
@@ -176,10 +209,6 @@ class Reconciler:
             self.memory.done.add(rid)
         if outcome.timed:
             self._observe_latency(decision, rid)
-        if outcome.kind is Kind.SENT and decision.action is Action.APPROVE:
-            self.history = self.history.with_approval(
-                decision.workload.id if decision.workload else "", self._clock.now_ms()
-            )
         return outcome
 
     def _observe_latency(self, decision: Decision, rid: str) -> None:

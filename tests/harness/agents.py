@@ -123,8 +123,8 @@ def start_sidecar(
         OPENCLAW_PAIRING_LISTEN=f"127.0.0.1:{port}",
         OPENCLAW_PAIRING_RECONCILE_INTERVAL="5s",
         OPENCLAW_PAIRING_JSON_LOGS="1",
-        **(env or {}),
     )
+    environ.update(env or {})  # the caller's settings win (e.g. the bench's production reconcile interval)
     if trusted:
         environ["OPENCLAW_TRUSTED_ENV"] = "1"
     log = workdir / "sidecar.log"

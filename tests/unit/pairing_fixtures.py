@@ -129,6 +129,9 @@ class FakeGateway:
     lists: int = 0
     node_pending: dict[str, NodeRequest] = field(default_factory=dict)  # node capability surfaces
     node_paired: dict[str, NodeRequest] = field(default_factory=dict)  # nodeId -> approved surface
+    rpc_delay_s: float = 0.0  # each approve/reject takes this long (a round trip to a remote gateway)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most approve/reject RPCs that were ever in flight together
 
     def add(self, *requests: PendingRequest) -> None:
         for r in requests:
@@ -149,6 +152,13 @@ class FakeClient:
         self.gw.rpcs.append((method, request_id))
         if self.on_rpc:
             self.on_rpc(method, request_id)
+        self.gw.in_flight += 1
+        self.gw.max_in_flight = max(self.gw.max_in_flight, self.gw.in_flight)
+        try:
+            if self.gw.rpc_delay_s:
+                await asyncio.sleep(self.gw.rpc_delay_s)
+        finally:
+            self.gw.in_flight -= 1
         if request_id in self.gw.fail_with:
             raise self.gw.fail_with[request_id]
         req = self.gw.pending.pop(request_id, None)

@@ -426,7 +426,8 @@ def test_rate_limit_holds_then_releases_when_the_window_slides() -> None:
         await h.start()
         await h.requested(request())
         await until(lambda: len(h.gw.rpcs) == 1)
-        upgrade = request(request_id="upgrade", is_repair=True, ts=NOW + 5)
+        # a real upgrade: a request that adds nothing to the pairing is skipped (ALREADY_PAIRED)
+        upgrade = request(request_id="upgrade", is_repair=True, ts=NOW + 5, platform="darwin")
         await h.requested(upgrade)
         await until(lambda: len(h.records) == 2)
         assert h.records[1]["check"] == "rate-limit"
@@ -434,6 +435,32 @@ def test_rate_limit_holds_then_releases_when_the_window_slides() -> None:
         h.clock.advance(61)
         await until(lambda: len(h.gw.rpcs) == 2)
         assert h.gw.rpcs[1] == ("approve", "upgrade")
+        await h.finish()
+
+    run(body)
+
+
+def test_a_backlog_is_sent_several_rpcs_at_a_time_and_limits_still_hold() -> None:
+    """50 pending at once, each RPC 20 ms: sent SEND_CONCURRENCY at a time (not one round trip after
+    another); with a global limit of 30 exactly 30 are approved although their RPCs overlapped (an approval
+    counts when decided), and the rest are held, not rejected."""
+    from sidecar.approver.reconcile import SEND_CONCURRENCY
+
+    async def body() -> None:
+        agents = tuple(workload(f"w{i}", ident(100 + i), f"172.18.1.{10 + i}") for i in range(50))
+        h = Harness(settings(rate_limit_global=30, rate_limit_per_container=5), agents)
+        h.gw.rpc_delay_s = 0.02
+        await h.start()
+        reqs = [
+            request(ident(100 + i), request_id=f"r{i}", remote_ip=f"172.18.1.{10 + i}", ts=NOW + i)
+            for i in range(50)
+        ]
+        await h.requested(*reqs)
+        await until(lambda: len(h.records) == 50)
+        assert 1 < h.gw.max_in_flight == SEND_CONCURRENCY
+        assert sorted(rid for _, rid in h.gw.rpcs) == sorted(f"r{i}" for i in range(30))
+        assert {r["check"] for r in h.records if r["action"] != "approve"} == {"rate-limit"}
+        assert all(r["outcome"] == "sent" for r in h.records if r["action"] == "approve")
         await h.finish()
 
     run(body)

@@ -424,6 +424,36 @@ async def test_cache_is_used_while_events_flow_and_invalidated_by_container_even
 
 
 @run_async
+async def test_past_half_its_age_the_cache_is_relisted_behind_the_callers_back() -> None:
+    """A snapshot never waits for the container list while the cache is valid: past half of
+    list_max_age_s it answers from the cache and re-lists in the background (the next one is fresh)."""
+    engine = FakeEngine()
+    cid = engine.add("demo-alice-1", labels=OPTED)
+    engine.publish(cid, ALICE)
+    now = [1000.0]
+    src = DockerSource(engine, DockerSourceOptions(project="demo", list_max_age_s=30.0), clock=lambda: now[0])
+    async with Watcher(src):
+        first = await src.snapshot()
+        listed = engine.calls.count("containers")
+        now[0] += 10  # younger than half: nothing happens
+        assert await src.snapshot() is first
+        await asyncio.sleep(0.05)
+        assert engine.calls.count("containers") == listed
+        now[0] += 10  # 20 s old: answered from the cache at once, re-listed behind
+        assert await src.snapshot() is first
+        for _ in range(100):
+            if engine.calls.count("containers") > listed:
+                break
+            await asyncio.sleep(0.01)
+        assert engine.calls.count("containers") == listed + 1
+        await asyncio.sleep(0.05)
+        now[0] += 20  # 40 s after the first list, 20 s after the background one: still valid
+        second = await src.snapshot()
+        assert second is not first
+        assert engine.calls.count("containers") == listed + 1
+
+
+@run_async
 async def test_network_events_count_only_for_known_containers() -> None:
     engine = FakeEngine()
     cid = engine.add("demo-alice-1", labels=OPTED)
