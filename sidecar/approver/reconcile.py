@@ -98,7 +98,7 @@ class Reconciler:
             listing = await client.list_pairing()
         except GatewayError as exc:
             self._metrics.rpc_errors.labels(method="device.pair.list").inc()
-            log.warning("device.pair.list failed: %s", exc)
+            log.warning("device.pair.list failed: %s%s", exc, _store_hint(exc))
             return result
         try:
             workloads = tuple(await self._source.snapshot())
@@ -241,3 +241,16 @@ class Reconciler:
             )
         except OSError as exc:  # the decision stands; losing the audit line must be loud
             log.error("cannot write the audit record for %s: %s", rid, exc)
+
+
+_STORE_FULL = ("disk is full", "read publication was replaced", "no space left", "enospc", "sqlite_full")
+
+
+def _store_hint(exc: GatewayError) -> str:
+    """Seen on 2026.9.6 with a full state volume: no request can even be created, so say where to look."""
+    if any(marker in str(exc).lower() for marker in _STORE_FULL):
+        return (
+            " — the gateway cannot write its pairing store: free space on its state volume"
+            " (docs/deployment.md, known limits); requests are decided again by themselves once it can"
+        )
+    return ""

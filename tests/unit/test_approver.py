@@ -605,3 +605,14 @@ def test_own_project_resolves_project_auto() -> None:
 
 def test_paired_from_fixture_matches_request() -> None:
     assert paired_from(request()).public_key == A.public_key
+
+
+def test_a_full_gateway_store_is_named_in_the_list_failure() -> None:
+    """2026.9.6 with a full state volume answers device.pair.list with these messages (seen in
+    tests/reliability/test_recovery.py); the warning says where to look, other failures say nothing more."""
+    from sidecar.approver.reconcile import _store_hint
+
+    full = GatewayRequestError("Device pairing read publication was replaced", code="UNAVAILABLE")
+    assert "free space on its state volume" in _store_hint(full)
+    assert "free space" in _store_hint(GatewayRequestError("SqliteWorkerError: database or disk is full"))
+    assert _store_hint(GatewayRequestError("missing scope: operator.pairing", code="INVALID_REQUEST")) == ""
