@@ -92,8 +92,8 @@ def check_privileged(ctx: Context) -> Outcome:
 # scope or platform/deviceFamily), so approving changes nothing but rotates the device's token. Such a
 # request is what a connect racing the approval of the device's previous request leaves behind: the
 # gateway read "not paired", the approval landed, then it filed a new request (isRepair, new id) for the
-# now paired device (reproduced on 2026.2.26; 2026.9.6 has the same gap between its "paired?" read and
-# storing the request; tests/reliability/test_faults.py checks for it). It expires by itself.
+# now paired device (reproduced on 2026.2.26 and 2026.9.6; tests/reliability/test_faults.py checks that
+# such requests are skipped, never approved). It expires by itself.
 ALREADY_PAIRED = (
     "device {device} is already paired with the same public key, role and scopes: nothing to approve "
     "(a request left by a connect that raced the approval; the device is admitted as it is)"

@@ -56,7 +56,9 @@ async def once(role, scopes):
 deadline = time.monotonic() + float(os.environ.get("RETRY_FOR", "0"))
 for attempt in attempts:
     while True:
+        started = time.time()
         result = asyncio.run(once(attempt["role"], attempt["scopes"]))
+        result.update(started=round(started, 3), ended=round(time.time(), 3))
         print("AGENT " + json.dumps(result), flush=True)
         if not until_admitted or result.get("admitted") or time.monotonic() > deadline:
             break

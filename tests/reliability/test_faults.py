@@ -5,8 +5,8 @@
 - the sidecar killed with SIGKILL between its decision and the approve RPC, then restarted: no duplicate
   and no lost decision;
 - every gateway event dropped: the periodic reconcile alone approves, within about one interval;
-- the gateway unreachable (killed and kept down; under make test-soak also frozen with SIGSTOP for
-  minutes, where the TCP connection stays open and nothing answers): readiness says so, and everything
+- the gateway unreachable (killed and kept down, or frozen with SIGSTOP, where the TCP connection stays
+  open and nothing answers; for minutes under make test-soak): readiness says so, and everything
   recovers by itself.
 The Docker engine restart is in test_recovery.py (it runs last: every container stops with it).
 """
@@ -26,7 +26,7 @@ import pytest
 from tests.harness.agents import wait_until
 from tests.harness.gateway import RealGateway
 from tests.reliability import realworld as rw
-from tests.reliability.tally import SOAK, Tally, scale
+from tests.reliability.tally import Tally, scale
 
 CATEGORY = "faults"
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.gateway, pytest.mark.netns]
@@ -54,7 +54,8 @@ def agents_for(
 def check_nothing_twice_nothing_missed(
     gw: RealGateway, agents: list[rw.Agent], sidecars: list[Any], tally: Tally
 ) -> None:
-    paired = rw.paired_ids(gw)
+    listing = rw.listing(gw)
+    paired = {d.device_id for d in listing.paired}
     legit = {a.key.device_id for a in agents}
     missed = legit - paired
     wrong = paired - legit
@@ -64,17 +65,47 @@ def check_nothing_twice_nothing_missed(
     assert not missed, missed
     assert not wrong, wrong
     assert not twice, twice
-    # one device approved under two request ids: not a wrong approval (the same rightful device), but
-    # counted and shown, since it should not happen
-    per_device: dict[str, list[str]] = {}
-    for sc in sidecars:
-        for r in sc.records():
-            if r.get("action") == "approve" and r.get("outcome") == "sent":
-                per_device.setdefault(r["deviceId"], []).append(r["requestId"])
-    again = {d[:12]: rids for d, rids in per_device.items() if len(set(rids)) > 1}
-    if again:
-        tally.measure("devices approved under a second request id (same device, rightful)", len(again), "")
-        print("devices approved under more than one request id:", again)
+    check_no_second_request_approved(listing, agents, sidecars, tally)
+
+
+def check_no_second_request_approved(
+    listing: Any, agents: list[rw.Agent], sidecars: list[Any], tally: Tally
+) -> None:
+    """No device approved under two request ids, and every extra request of a device is the known race.
+
+    A connect that races the approval of a device's request (the gateway read "not paired", the approval
+    landed, then it filed the request) leaves a new request with a new id for the now paired device,
+    created as a repair (``isRepair``: the gateway saw the device paired when it stored it). Approving it
+    would change nothing but rotate the device's token; the policy skips it (``ALREADY_PAIRED``). Before
+    that skip, the sidecar kill -9 test saw a device approved twice about once in five runs. Reproduced
+    directly with devices reconnecting in a loop while they are approved: on 2026.2.26 the device gets
+    the new id; on 2026.9.6 a re-check admits that very connect and the new request is only announced
+    (``device.pair.requested``) and left pending.
+    """
+    records = [r for sc in sidecars for r in sc.records() if r.get("kind", "device") == "device"]
+    sent: dict[str, set[str]] = {}
+    for r in records:
+        if r.get("action") == "approve" and r.get("outcome") == "sent":
+            sent.setdefault(r["deviceId"], set()).add(r["requestId"])
+    legit = {a.key.device_id for a in agents}
+    approved_rids = set().union(*sent.values()) if sent else set()
+    evidence = f"records: {records}\nagents: {[(a.name, a.results) for a in agents]}"
+    again = {d[:12]: sorted(rids) for d, rids in sent.items() if len(rids) > 1}
+    assert not again, f"devices approved under more than one request id: {again}\n{evidence}"
+    leftovers = [
+        r for r in records if r["deviceId"] in legit and r["requestId"] not in approved_rids
+        and r.get("action") == "ignore" and r.get("check") == "repair"
+    ]  # fmt: skip
+    for r in leftovers:  # the race, and nothing else: a paired device's repair request, skipped
+        assert "already paired with the same public key" in r["reason"], r
+        assert r["evidence"]["request"]["isRepair"] is True, r
+        assert r["deviceId"] in sent, r
+    still_pending = [p for p in listing.pending if p.device_id in legit]
+    for p in still_pending:  # left on the gateway until its TTL: must be that same race's request
+        assert p.is_repair, f"a non-repair request of an admitted device is still pending: {p}"
+    if leftovers:
+        tally.measure("requests left by a connect racing the approval (skipped: already paired)",
+                      len(leftovers), "")  # fmt: skip
 
 
 def test_gateway_kill9_during_a_burst_backlog_approved_after_restart(
@@ -192,12 +223,10 @@ def test_events_dropped_the_reconcile_catches_up_within_one_interval(
         sc.stop()
 
 
-FROZEN = [pytest.param("refused", id="stopped")] + (
-    [pytest.param("frozen", id="frozen")] if SOAK else []
-)  # a frozen gateway is noticed after two missed ticks (60 s): that variant runs in make test-soak
+FROZEN_NOTICED_WITHIN = 30.0  # s; keepalive (handshake.PING_INTERVAL + PING_TIMEOUT + CLOSE_GRACE) ≈ 13 s
 
 
-@pytest.mark.parametrize("how", FROZEN)
+@pytest.mark.parametrize("how", [pytest.param("refused", id="stopped"), pytest.param("frozen", id="frozen")])
 def test_gateway_unreachable_readiness_says_so_and_recovery_is_automatic(
     how: str,
     gateway96: RealGateway,
@@ -209,8 +238,10 @@ def test_gateway_unreachable_readiness_says_so_and_recovery_is_automatic(
     tally: Tally,
 ) -> None:
     """``stopped``: the gateway killed and kept down (connections refused); ``frozen``: SIGSTOP (the TCP
-    connection stays open and nothing answers: noticed by the client's tick watchdog after 2 ticks)."""
-    away_for = scale(20, 120) if how == "refused" else scale(75, 240)
+    connection stays open and nothing answers: noticed by the client's keepalive pings within about
+    13 s, sidecar/gateway/handshake.py; the tick watchdog alone would take 60 s, longer than the 30 s
+    the gateway stays frozen here, so readiness turning 503 at all proves the pings did it)."""
+    away_for = scale(20, 120) if how == "refused" else scale(30, 240)
     sc = rw.sidecar(gateway96, tmp_path / "sidecar", project=project)
     assert gateway96.proc is not None
     pgid = gateway96.proc.pid
@@ -240,6 +271,8 @@ def test_gateway_unreachable_readiness_says_so_and_recovery_is_automatic(
         tally.measure(f"readiness 503 after the gateway became unreachable ({how}, {away_for} s)",
                       not_ready_at if not_ready_at is not None else float("nan"), "s")  # fmt: skip
         assert not_ready_at is not None, f"/readyz stayed 200 for {away_for} s with the gateway {how}"
+        if how == "frozen":  # generous: keepalive needs ≈13 s at most, the tick watchdog alone 60 s
+            assert not_ready_at < FROZEN_NOTICED_WITHIN, f"frozen gateway noticed after {not_ready_at:.0f} s"
         assert alive, f"the sidecar exited ({sc.proc.returncode}) within {away_for} s"
         wait_until("ready again", lambda: sc.probe("/readyz") == 200, within=120, every=0.5)
         tally.measure(f"ready again after the gateway came back ({how})", time.monotonic() - back, "s")
