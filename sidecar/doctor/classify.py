@@ -15,6 +15,12 @@ covered (shared notes ``openclaw-protocol.md`` §5.6):
 The requestId is taken only from places the gateway puts a complete one (``details.requestId``, or the
 parenthesised form with its closing bracket) — a close reason cut at 120 bytes must never yield half an
 id that a user would then try to approve.
+
+A full state volume is recognised by what names it (SQLite's ``database or disk is full`` /
+``SQLITE_FULL``, the OS's ``No space left on device`` / ``ENOSPC``, and 2026.9.6's ``Device pairing read
+publication was replaced``, which it logs on every attempt once the store could not be written) and
+checked first: it is the cause of whatever else the line says. The bare ``code 1000`` close that the
+clients see is not enough on its own — many things close with 1000.
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ _CLOSE_CODE_RE = re.compile(r"(?:\((\d{4})\)|\bcode[=: ]\s*(\d{4})\b|\bclosed?\s
 _JSON_REQUEST_ID_RE = re.compile(r"\"requestId\"\s*:\s*\"([^\"]+)\"")
 _MISSING_SCOPE_RE = re.compile(r"missing scope:\s*([A-Za-z0-9._:-]+)")
 _REASON_WORD_RE = re.compile(r"\breason=(not-paired|role-upgrade|scope-upgrade|metadata-upgrade)\b")
+_STATE_FULL_RE = re.compile(
+    r"database or disk is full|\bsqlite_full\b|no space left on device|\benospc\b"
+    r"|device pairing read publication was replaced",
+    re.I,
+)
 
 _DEVICE_AUTH_INVALID = (
     "device identity mismatch",
@@ -59,12 +70,17 @@ _ERROR_B_IDS = {
 }
 
 
+def names_full_state(text: str) -> bool:
+    """Whether ``text`` says the gateway could not write its state (a full SQLite / state volume)."""
+    return _STATE_FULL_RE.search(text) is not None
+
+
 @dataclass(frozen=True)
 class Classification:
     """What an error text is. ``finding_id`` is a catalogue id (``error.unrecognized`` if unknown)."""
 
     finding_id: str
-    kind: str  # error-a | error-b | auth | scope | origin | device-auth | protocol | starting | ...
+    kind: str  # error-a | error-b | auth | scope | origin | device-auth | protocol | starting | state-full
     text: str
     request_id: str | None = None
     reason: str | None = None  # error B: not-paired | role-upgrade | scope-upgrade | metadata-upgrade
@@ -156,6 +172,8 @@ def classify(text: str) -> Classification:
     def result(finding_id: str, kind: str, **kw: Any) -> Classification:
         return Classification(finding_id, kind, raw, close_code=code, **kw)
 
+    if names_full_state(lowered):
+        return result("gateway.state-disk-full", "state-full")
     if "control ui requires device identity" in lowered or dcode == "CONTROL_UI_DEVICE_IDENTITY_REQUIRED":
         return result("error-a.insecure-context", "error-a", control_ui=True)
     if "device identity required" in lowered or dcode == "DEVICE_IDENTITY_REQUIRED":

@@ -6,9 +6,13 @@ tests/integration/test_doctor_real.py feeds the real gateways' own refusals thro
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sidecar.doctor.classify import classify, last_error_in
+from sidecar.doctor.diagnose import error_finding, read_error
+from sidecar.doctor.options import DoctorOptions
 
 RID = "4aba016b-d7c9-4340-95a8-164716a73646"
 DEV = "08d3d1b3" + "0" * 56
@@ -327,3 +331,105 @@ def test_last_error_in_a_log_is_the_latest_refusal() -> None:
 def test_a_later_successful_connect_clears_the_error() -> None:
     log = f"pairing required: device is not approved yet (requestId: {RID})\nnode host gateway connected: ws://x"
     assert last_error_in(log) is None
+
+
+# --- the gateway's state volume is full (docs/deployment.md, Known limits) ------------------------------
+# Lines seen on 2026.9.6 in compose with gateway-state filled to 100 % (gateway, sidecar), then the forms
+# the same condition takes in SQLite and Node errors elsewhere (node-sqlite3 / node:sqlite, fs ENOSPC).
+STATE_FULL: list[str] = [
+    "2026-12-06T07:13:54.464+00:00 [gateway] parse/handle error: SqliteWorkerError: SQLite worker stopped "
+    "before its result was received: database or disk is full",
+    "2026-12-06T07:13:54.465+00:00 [ws] ✗ parse-error error=SqliteWorkerError: SQLite worker stopped before "
+    "its result was received: database or disk is full: code=outcome-unknown <- Error: database or disk is "
+    "full: code=ERR_SQLITE_ERROR conn=3239e76c…cbe2",
+    "2026-12-06T07:13:50.883+00:00 [gateway] parse/handle error: Error: Device pairing read publication was "
+    "replaced",
+    "2026-12-06T07:13:50.914+00:00 [ws] ✗ parse-error error=Error: Device pairing read publication was "
+    "replaced conn=06c38a2f…d51e",
+    "2026-12-06T07:13:52.953+00:00 [plugins] device-pair: notify poll failed: Device pairing read "
+    "publication was replaced",
+    "2026-12-06T07:13:54.836+00:00 [ws] ⇄ res ✗ device.pair.list 28ms errorCode=UNAVAILABLE "
+    "errorMessage=Error: Device pairing read publication was replaced conn=83f61455…85e5 "
+    "id=2:ee0887d7-1…67e7",
+    "2026-12-06 07:13:23,115 WARNING sidecar.approver: device.pair.list failed: gateway refused: Error: "
+    "Device pairing read publication was replaced (UNAVAILABLE)",
+    '{"type":"res","id":"2","ok":false,"error":{"code":"UNAVAILABLE","message":"Error: Device pairing read '
+    'publication was replaced"}}',
+    "Device pairing read publication was replaced",
+    "SQLITE_FULL: database or disk is full",
+    "SqliteError: database or disk is full { code: 'SQLITE_FULL' }",
+    "code=SQLITE_FULL",
+    "ENOSPC: no space left on device, write",
+    "dd: error writing '/state/filler': No space left on device",
+]
+
+# 1000 with no reason has many causes: alone it must not be read as a full disk
+NOT_STATE_FULL: list[str] = [
+    "openclaw-entrypoint: pre-pairing: gateway ws://openclaw-gateway:18789 not answering yet (GatewayClosed: "
+    "gateway closed the connection (code 1000, reason '')); retrying",
+    "2026-12-06T07:13:49.797+00:00 [ws] closed before connect conn=a75d17bc-cf50-4c44-b807-bd4bcce98533 "
+    "peer=172.22.0.3:37804->172.22.0.2:18789 remote=172.22.0.3 fwd=n/a origin=n/a "
+    "host=openclaw-gateway:18789 ua=openclaw-sidecar/0.1.0 code=1000 reason=n/a phase=auth_validated "
+    "durationMs=45 handshake=pending",
+    "device.pair.list failed: gateway refused: temporarily unavailable (UNAVAILABLE)",
+    "the disk is fine; enospcx is not a word",
+]
+
+
+@pytest.mark.parametrize("text", STATE_FULL)
+def test_a_full_state_volume_is_recognised(text: str) -> None:
+    c = classify(text)
+    assert (c.finding_id, c.kind) == ("gateway.state-disk-full", "state-full")
+    assert c.request_id is None  # nothing was created, so there is nothing to approve
+
+
+@pytest.mark.parametrize("text", NOT_STATE_FULL)
+def test_a_bare_close_1000_is_not_a_full_disk(text: str) -> None:
+    assert classify(text).finding_id == "error.unrecognized"
+
+
+def test_a_full_disk_is_the_cause_whatever_else_the_line_says() -> None:
+    text = f"pairing required: device is not approved yet (requestId: {RID}): database or disk is full"
+    assert classify(text).finding_id == "gateway.state-disk-full"
+
+
+def test_the_latest_error_in_a_full_volume_gateway_log() -> None:
+    """The real sequence: each attempt ends with a 'closed before connect … code=1000 reason=n/a' line."""
+    log = "\n".join(
+        [
+            STATE_FULL[0],
+            STATE_FULL[1],
+            NOT_STATE_FULL[1],
+            STATE_FULL[2],
+            STATE_FULL[3],
+            NOT_STATE_FULL[1],
+            "",
+        ]
+    )
+    found = last_error_in(log)
+    assert found is not None
+    assert found.finding_id == "gateway.state-disk-full"
+
+
+def test_identity_init_log_alone_names_no_cause() -> None:
+    assert last_error_in("\n".join([NOT_STATE_FULL[0]] * 3)) is None
+
+
+def test_doctor_log_on_a_full_volume_names_the_volume_and_the_fix(tmp_path: Path) -> None:
+    """`doctor --log <gateway log>` and `--error <text>` give the finding with the compose fix."""
+    log = tmp_path / "gateway.log"
+    log.write_text("\n".join([STATE_FULL[0], STATE_FULL[2], NOT_STATE_FULL[1]]) + "\n")
+    for opts in (
+        DoctorOptions(env={}, log_files=(log,)),
+        DoctorOptions(env={}, error_text=STATE_FULL[6]),
+    ):
+        c, problem = read_error(opts)
+        assert problem is None
+        assert c is not None
+        f = error_finding(c, [], opts)
+        assert (f.id, f.severity) == ("gateway.state-disk-full", "error")
+        assert "docker compose exec openclaw-gateway df -h /home/node/.openclaw" in f.fix
+        assert "gateway-state" in f.fix
+        assert "OPENCLAW_PREPAIR_TIMEOUT" in f.fix
+        assert "docker compose up -d" in f.fix
+        assert "approve" not in f.fix.replace("approves", "")  # nothing to approve by hand

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sidecar.doctor.checks.pairing import analyze
+from sidecar.doctor.checks.pairing import _failure, analyze
+from sidecar.errors import GatewayClosed, GatewayRequestError
 from sidecar.gateway.models import PairingList
 from sidecar.identity.keys import DeviceIdentity
 
@@ -73,3 +74,14 @@ def test_gone_paired_unknown() -> None:
     assert _ids(paired, DEV.device_id, "r1") == ["pairing.paired"]
     _, summary = analyze(paired, DEV.device_id, None, NOW)
     assert "roles operator, scopes operator.read (approved via owner)" in summary
+
+
+def test_a_list_refused_by_a_full_store_is_not_an_unreachable_gateway() -> None:
+    """2026.9.6 with a full state volume: device.pair.list answers UNAVAILABLE; the gateway is up."""
+    full = GatewayRequestError(
+        "gateway refused: Error: Device pairing read publication was replaced (UNAVAILABLE)",
+        code="UNAVAILABLE",
+    )
+    assert [f.id for f in _failure(full, "ws://127.0.0.1:18789")] == ["gateway.state-disk-full"]
+    closed = GatewayClosed("gateway closed the connection (code 1000, reason '')", code=1000)
+    assert [f.id for f in _failure(closed, "ws://127.0.0.1:18789")] == ["gateway.unreachable"]

@@ -159,6 +159,27 @@ ENTRIES = (
         "retry in a few seconds; if it persists, read the gateway log for the step that hangs",
     ),
     Entry(
+        "gateway.state-disk-full",
+        "error",
+        "connection",
+        "The gateway cannot write its state: its state volume (SQLite) is full",
+        "OpenClaw keeps pairing state in SQLite on its state volume. When that is full the gateway keeps "
+        "running and reports healthy, but it cannot store a pairing request: a new device's connect is "
+        "closed with code 1000 and no reason, device.pair.list answers UNAVAILABLE, and its log says "
+        "`database or disk is full` once, then `Device pairing read publication was replaced` on every "
+        "attempt (2026.9.6). No request is created, so nothing can be approved, by hand or by the sidecar. "
+        "The sidecar (`device.pair.list failed: ... (UNAVAILABLE)`) and identity-init (`not answering yet "
+        "(GatewayClosed ... code 1000 ...)`) do not name the disk.",
+        "free space on the gateway's state volume (compose: volume gateway-state at /home/node/.openclaw; "
+        "see how full: `cd compose && docker compose exec openclaw-gateway df -h /home/node/.openclaw`; a "
+        "named volume lives on the host's Docker disk, `df -h /var/lib/docker`). Do not delete "
+        "state/openclaw.sqlite* (the paired devices). Nothing else is needed: once the gateway can write "
+        "again the sidecar approves the next request by itself (seconds; the gateway may go on answering "
+        "`Device pairing read publication was replaced` for up to a minute after space is back, no restart "
+        "needed). An identity-init that waited longer than OPENCLAW_PREPAIR_TIMEOUT (120 s) has exited 7: "
+        "run `cd compose && docker compose up -d` again. See docs/deployment.md, Known limits",
+    ),
+    Entry(
         "gateway.unreachable",
         "unchecked",
         "connection",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sidecar.doctor.checks import Outcome
+from sidecar.doctor.classify import names_full_state
 from sidecar.doctor.findings import Finding, finding
 from sidecar.doctor.options import DoctorOptions
 from sidecar.envvars import LISTER_IDENTITY_FILE
@@ -158,6 +159,8 @@ async def list_pairing(opts: DoctorOptions) -> PairingList:
 
 def _failure(exc: Exception, url: str) -> tuple[Finding, ...]:
     text = f"{url}: {exc}"
+    if names_full_state(str(exc)):  # 2026.9.6 answers UNAVAILABLE: the gateway is up, its store is full
+        return (finding("gateway.state-disk-full", text),)
     if isinstance(exc, AuthFailed):
         return (finding("auth.token-mismatch", f"the gateway rejected doctor's credentials ({text})"),)
     if isinstance(exc, ProtocolMismatch):
