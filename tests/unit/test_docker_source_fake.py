@@ -454,6 +454,40 @@ async def test_past_half_its_age_the_cache_is_relisted_behind_the_callers_back()
 
 
 @run_async
+async def test_an_event_about_one_container_forgets_only_its_identity() -> None:
+    """During a burst, events arrive while identities are being read: an event about C (or a network
+    change) must not throw away A's and B's identities read meanwhile, or every pass re-reads them all."""
+    engine = FakeEngine()
+    cids = [engine.add(f"demo-{n}-1", labels=OPTED, ip=f"172.18.0.{i + 2}") for i, n in enumerate("abc")]
+    for cid in cids:
+        engine.publish(cid, ALICE if cid != cids[2] else BOB)
+    src = source(engine)
+    read = engine.get_archive
+
+    def get_archive(container: str, path: str, chunk_size: int | None = None) -> Any:
+        if container == cids[0]:
+            src.invalidate(cids[2])  # what the container event for C does, while A is being read
+        return read(container, path, chunk_size)
+
+    engine.get_archive = get_archive  # type: ignore[method-assign]
+    async with Watcher(src) as watcher:
+        await src.snapshot()
+        engine.get_archive = read  # type: ignore[method-assign]
+        reads = engine.calls.count("get_archive")
+        assert reads == 3
+        (await src.snapshot())  # the listing was invalidated: re-listed; only C's identity read again
+        assert engine.calls.count("get_archive") <= reads + 1  # C again at most (it may be read after)
+        reads = engine.calls.count("get_archive")
+        engine.network_event("connect", cids[1])  # an address change: re-list, identities kept
+        await watcher.wait_for("docker:network-connect")
+        listed = engine.calls.count("containers")
+        workloads = await src.snapshot()
+        assert engine.calls.count("containers") == listed + 1
+        assert engine.calls.count("get_archive") == reads
+        assert all(w.identity is not None for w in workloads)
+
+
+@run_async
 async def test_network_events_count_only_for_known_containers() -> None:
     engine = FakeEngine()
     cid = engine.add("demo-alice-1", labels=OPTED)

@@ -37,6 +37,22 @@ class SourceCache:
     attached_ids: set[str] = field(default_factory=set)
     # Bumped by every invalidation: a refresh that started before an event must not store what it read.
     generation: int = 0
+    # Per identity: an event about one container forgets only that container's identity, so a read of
+    # another container's identity during a burst of events is kept (not re-read by every pass).
+    identity_epoch: int = 0  # bumped when every identity is forgotten
+    container_epochs: dict[str, int] = field(default_factory=dict)  # bumped when one container's is
+
+    def identity_token(self, container_id: str) -> tuple[int, int]:
+        """Changes whenever ``container_id``'s identity is forgotten: a read begun before is not stored."""
+        return self.identity_epoch, self.container_epochs.get(container_id, 0)
+
+    def forget_identity(self, container_id: str | None) -> None:
+        if container_id is None:
+            self.identities.clear()
+            self.identity_epoch += 1
+        else:
+            self.identities.pop(container_id, None)
+            self.container_epochs[container_id] = self.container_epochs.get(container_id, 0) + 1
 
 
 def concerns_us(

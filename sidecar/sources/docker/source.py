@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sidecar.errors import SourceError
@@ -54,6 +55,7 @@ from sidecar.sources.workloads import ChangeCallback, Workload
 
 # The package's name, as before the split: log lines and logging configuration keep matching.
 log = logging.getLogger("sidecar.sources.docker")
+READ_PARALLEL = 8  # identities read at once in one refresh (each is a get_archive round trip to the engine)
 
 _NOT_OPTED_IN = (
     "not read: the container is not opted in; it is listed only because mode dev-approve-all counts "
@@ -142,15 +144,14 @@ class DockerSource:
             except Exception as exc:  # the next snapshot past the age limit refreshes in line and says why
                 log.debug("background container re-list failed: %s", exc)
 
-    def invalidate(self, container_id: str | None = None) -> None:
-        """Forget cached data (one container's identity, or everything); the next snapshot re-reads."""
+    def invalidate(self, container_id: str | None = None, *, identities: bool = True) -> None:
+        """Forget cached data (one container's identity, or everything); the next snapshot re-reads.
+        ``identities=False``: only the listing (addresses changed, published identities did not)."""
         with self._cache_lock:
             self._cache.generation += 1
             self._cache.workloads = None
-            if container_id is None:
-                self._cache.identities.clear()
-            else:
-                self._cache.identities.pop(container_id, None)
+            if identities:
+                self._cache.forget_identity(container_id)
 
     async def watch(self, stop: Callable[[], bool], on_change: ChangeCallback) -> None:
         """Follow container and network events until ``stop()``; SourceError when the engine is lost."""
@@ -272,8 +273,8 @@ class DockerSource:
             others = self._networks.containers_on(
                 self._call, self._api, project_nets, {str(s["Id"]) for s in selected}
             )
-        workloads = [self._workload(s, project_nets, generation) for s in selected]
-        workloads += [self._workload(s, project_nets, None) for s in others if s.get("State") == "running"]
+        workloads = self._read_workloads(selected, project_nets)
+        workloads += [self._workload(s, project_nets, False) for s in others if s.get("State") == "running"]
         result = tuple(sorted(workloads, key=lambda w: (w.name, w.id)))
         with self._cache_lock:
             self._cache.known_ids = frozenset(str(s["Id"]) for s in (*selected, *others))
@@ -285,18 +286,30 @@ class DockerSource:
                 self._cache.listed_at = self._clock()
             for stale in [cid for cid in self._cache.identities if cid not in self._cache.known_ids]:
                 del self._cache.identities[stale]
+            for gone in [cid for cid in self._cache.container_epochs if cid not in self._cache.known_ids]:
+                del self._cache.container_epochs[gone]  # a read in flight for it then is not stored: safe
         return result
 
+    def _read_workloads(
+        self, selected: list[Mapping[str, Any]], project_nets: Mapping[str, str]
+    ) -> list[Workload]:
+        """The opted-in containers, their identities read up to READ_PARALLEL at a time: a burst of new
+        containers is not read one ``get_archive`` after another while its requests wait."""
+        if len(selected) < 2:
+            return [self._workload(s, project_nets, True) for s in selected]
+        with ThreadPoolExecutor(min(READ_PARALLEL, len(selected)), thread_name_prefix="docker-read") as pool:
+            return list(pool.map(lambda s: self._workload(s, project_nets, True), selected))
+
     def _workload(
-        self, summary: Mapping[str, Any], project_nets: Mapping[str, str], generation: int | None
+        self, summary: Mapping[str, Any], project_nets: Mapping[str, str], opted_in: bool
     ) -> Workload:
-        """``generation`` None: not opted in (dev-approve-all only), its identity is not read."""
+        """Not ``opted_in`` (dev-approve-all only): its identity is not read."""
         _, _, network_ids = network_addresses(summary)
         ipam = {name: self._ipam_for(net_id) for name, net_id in network_ids.items()}
         identity: PublicIdentity | None = None
         error: str | None = _NOT_OPTED_IN
-        if generation is not None:
-            identity, error = self._identity_for(summary, generation)
+        if opted_in:
+            identity, error = self._identity_for(summary)
         return workload_from_summary(
             summary, ipam=ipam, identity=identity, identity_error=error, project_network_ids=project_nets
         )
@@ -316,9 +329,7 @@ class DockerSource:
 
     # --- identity -----------------------------------------------------------------------------
 
-    def _identity_for(
-        self, summary: Mapping[str, Any], generation: int
-    ) -> tuple[PublicIdentity | None, str | None]:
+    def _identity_for(self, summary: Mapping[str, Any]) -> tuple[PublicIdentity | None, str | None]:
         cid = str(summary["Id"])
         if summary.get("State") != "running":
             return None, f"container is {summary.get('State') or 'not running'}; its identity is not read"
@@ -333,6 +344,7 @@ class DockerSource:
         now = self._clock()
         with self._cache_lock:
             entry = self._cache.identities.get(cid)
+            token = self._cache.identity_token(cid)
         if (
             entry is not None
             and entry.path == path
@@ -347,7 +359,7 @@ class DockerSource:
                 self._cache.identities.pop(cid, None)
             return None, str(exc)
         with self._cache_lock:
-            if self._cache.generation == generation:
+            if self._cache.identity_token(cid) == token:  # not forgotten while it was being read
                 self._cache.identities[cid] = IdentityEntry(path, identity, now)
         return identity, None
 
@@ -364,7 +376,9 @@ class DockerSource:
         if event.type == "container":
             self.invalidate(event.container_id)
             return f"docker:{event.action}:{event.name}"
-        self.invalidate()  # a labelled container not listed yet is re-listed anyway (its start invalidated)
+        # Addresses changed, not what a container publishes: re-list, keep the identities (a burst of
+        # containers joining networks otherwise made every pass re-read every identity).
+        self.invalidate(identities=False)
         return f"docker:network-{event.action}:{event.attrs.get('name', '?')}:{event.container_id[:12]}"
 
     def _concerns_us(self, event: DockerEvent) -> bool:
