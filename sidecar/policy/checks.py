@@ -147,11 +147,19 @@ def check_identity(ctx: Context) -> Outcome:
 
 
 def check_remote_ip(ctx: Context) -> Outcome:
-    """Strict mode: a remoteIp must be one of the matched container's addresses, never a bridge gateway."""
+    """Strict mode: a remoteIp must be one of the matched container's addresses, never a bridge gateway.
+
+    No remoteIp (the gateway saw a loopback peer: something in its own network namespace) proves no
+    container address, so the third factor is missing: left to a human, never approved (found by the
+    soak's bad-input oracle; until then a loopback request with a published key was approved)."""
     w = ctx.workload
     assert w is not None, "check_remote_ip runs after the identity check"
     if ctx.request.remote_ip is None:
-        return passed("no remoteIp (a loopback peer of the gateway); the identity match decides")
+        return skip(
+            f"no remoteIp: the gateway saw a loopback peer, not an address of container {w.name}; strict "
+            "mode approves only a request from the container's own address (approve it by hand if expected)",
+            w,
+        )
     ip = ctx.remote_ip
     if ip is None:
         return fail(f"remoteIp {ctx.request.remote_ip!r} is not an IP address", w)
@@ -219,3 +227,11 @@ def check_dev_network(ctx: Context) -> Outcome:
     w = matches[0]
     network = workload_ips(w)[ip]
     return passed(f"remoteIp {ip} is container {w.name}'s address on project network {network}", w)
+
+
+def check_surface_remote_ip(ctx: Context) -> Outcome:
+    """Node surfaces: a surface announced without remoteIp is judged by its paired device (the device
+    pairing needed the container's own address); one with a remoteIp must come from that address."""
+    if ctx.request.remote_ip is None:
+        return passed("no remoteIp on the surface; its device's pairing and key decide")
+    return check_remote_ip(ctx)

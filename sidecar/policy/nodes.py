@@ -141,7 +141,7 @@ LADDER: tuple[NodeCheck, ...] = (
     ("resolved", check_resolved),
     ("node-paired", check_node_paired),
     ("identity", _device_check(c.check_identity)),
-    ("remote-ip", _device_check(c.check_remote_ip)),
+    ("remote-ip", _device_check(c.check_surface_remote_ip)),
     ("role-scope", _device_check(a.check_role_scope)),
     ("node-commands", check_node_commands),
     ("rate-limit", _device_check(lim.check_rate_limit)),

@@ -194,10 +194,10 @@ ROWS = [
         req=request(remote_ip="172.18.0.1"),
     ),
     Row(
-        "no remoteIp (loopback peer)",
-        Action.APPROVE,
-        "all-passed",
-        "checks passed",
+        "no remoteIp (loopback peer): no container address proven, left to a human",
+        Action.IGNORE,
+        "remote-ip",
+        "no remoteIp: the gateway saw a loopback peer",
         req=request(remote_ip=None),
     ),
     Row(
