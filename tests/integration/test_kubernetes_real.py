@@ -73,6 +73,14 @@ def enroll_from(
     return ns.call(lambda: enroll(url, key, uid, token))
 
 
+def approval_of(sc: Sidecar, key: DeviceIdentity) -> dict[str, Any] | None:
+    """The approval of ``key``'s device in the audit (found by device: 2026.9.6 may admit the very connect
+    the approval lands during, and then the client never saw a requestId)."""
+    records = sc.records()
+    mine = [r for r in records if r.get("deviceId") == key.device_id and r.get("action") == "approve"]
+    return mine[0] if mine else None
+
+
 def enrollment_records(sc: Sidecar) -> list[dict[str, Any]]:
     return [r for r in sc.records() if r.get("event") == "enrollment"]
 
@@ -89,8 +97,11 @@ def test_enrolled_pod_is_approved_on_its_request(
     assert status == 201, answer
     kube.update_pod(NS, "agent-0", phase="Running")  # the init step is done, the agent starts
     attempt = request_from(client_ns, gateway, key)
-    assert attempt.request_id, attempt
-    record = wait_until("the approval", lambda: sc.record_for(attempt.request_id), within=30)
+    # 2026.9.6 holds a connect a moment: an approval landing meanwhile admits that same connect, and the
+    # client never sees a requestId (seen in make test); either way the audit has the approval.
+    assert attempt.request_id or attempt.reason == "admitted", attempt
+    record = wait_until("the approval", lambda: approval_of(sc, key), within=30)
+    assert attempt.request_id in (None, record["requestId"]), (attempt, record)
     assert record["action"] == "approve", record
     assert record["outcome"] == "sent", record
     latency_ms = record["timeMs"] - record["evidence"]["request"]["ts"]  # measured, never asserted
@@ -204,8 +215,8 @@ def test_memory_with_5000_pods(
     kube.add_pod(NS, "late", labels=OPT_IN, ips=(client_ns.client_ip,))
     key = DeviceIdentity.generate()
     kube.update_pod(NS, "late", annotations={"openclaw.pairing/device-id": key.device_id})
-    attempt = request_from(client_ns, gateway96, key)
-    record = wait_until("the approval", lambda: sc.record_for(attempt.request_id or ""), within=10)
+    request_from(client_ns, gateway96, key)
+    record = wait_until("the approval", lambda: approval_of(sc, key), within=30)
     assert record["action"] == "approve", record
     latency_ms = record["timeMs"] - record["evidence"]["request"]["ts"]
     print(
