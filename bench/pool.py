@@ -163,6 +163,24 @@ class Pool:
 
     def remove(self, agents: list[Agent]) -> None:
         with ThreadPoolExecutor(8) as ex:
-            list(ex.map(lambda a: a.container.remove(force=True), agents))
+            list(ex.map(lambda a: _remove(a.container), agents))
         for agent in agents:
             self.agents.remove(agent)
+
+
+def _remove(container: Any) -> None:
+    """Remove a container, retrying once: the engine sometimes fails to delete an overlay2 layer
+    ("directory not empty"), which ended a section-3 re-run; what still fails is left to the final
+    cleanup by label instead of ending the run."""
+    import docker.errors
+
+    for attempt in (1, 2):
+        try:
+            container.remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if attempt == 2:
+                print(f"[bench] could not remove {container.name}: {exc}; cleanup retries", flush=True)
+            time.sleep(1.0)

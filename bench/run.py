@@ -456,7 +456,7 @@ def main() -> int:
         if plug is not None:
             plug.unplug()
         if network is not None:
-            with contextlib.suppress(docker.errors.NotFound):
+            with contextlib.suppress(docker.errors.APIError):  # not found, or endpoints an engine error left
                 network.remove()
         for g in gateways:
             g.stop()
