@@ -192,8 +192,8 @@ def markdown(r: dict[str, Any]) -> str:
         out += ["**SMOKE RUN (tiny sizes): not the figures to quote.**", ""]
     for rerun in r.get("reruns") or []:
         out += [
-            f"**Section(s) {', '.join(rerun['sections'])} re-measured at {rerun['started']}** (same machine, same "
-            f"code otherwise): {rerun['reason']}",
+            f"**Section(s) {', '.join(rerun['sections'])} re-measured at {rerun['started']}** (same machine; "
+            f"what changed and why): {rerun['reason']}",
             "",
         ]
     out += ["## Targets", "", "| target | measured | |", "|---|---|---|"]

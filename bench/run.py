@@ -311,18 +311,19 @@ def burst_section(
             say(f"section 3: burst {n}: {row['approved']}/{n} approved, wrong {row['wrong_approvals']}")
             pool.remove(agents)
         out["sidecar_peak_rss_mib"] = running.rss_mib(peak=True)
-        say(f"section 5: sidecar idle for {idle_s:.0f} s")
-        time.sleep(5)
-        cpu0, t0 = running.cpu_s(), time.monotonic()
-        time.sleep(idle_s)
-        idle_cpu = running.cpu_s() - cpu0
-        out["idle"] = {
-            "seconds": time.monotonic() - t0,
-            "cpu_s": idle_cpu,
-            "cpu_pct": idle_cpu / (time.monotonic() - t0) * 100,
-            "rss_mib": running.rss_mib(),
-            "reconcile_interval_s": approaches.RECONCILE_INTERVAL_S,
-        }
+        if idle_s > 0:  # BENCH_IDLE_S=0: bursts only (a --rerun then keeps the idle figures it had)
+            say(f"section 5: sidecar idle for {idle_s:.0f} s")
+            time.sleep(5)
+            cpu0, t0 = running.cpu_s(), time.monotonic()
+            time.sleep(idle_s)
+            idle_cpu = running.cpu_s() - cpu0
+            out["idle"] = {
+                "seconds": time.monotonic() - t0,
+                "cpu_s": idle_cpu,
+                "cpu_pct": idle_cpu / (time.monotonic() - t0) * 100,
+                "rss_mib": running.rss_mib(),
+                "reconcile_interval_s": approaches.RECONCILE_INTERVAL_S,
+            }
     finally:
         running.stop()
     return out
@@ -393,8 +394,10 @@ def main() -> int:
     n_lat = int(env("BENCH_REQUESTS", "10" if smoke else "100"))
     pace = float(env("BENCH_PACE_S", "0.2" if smoke else "1.0"))
     sizes = [int(x) for x in env("BENCH_BURSTS", "5" if smoke else "10,50,100").split(",")]
-    sim_sizes = tuple(
-        int(x) for x in env("BENCH_SIMULATED", "10,100" if smoke else "10,100,1000,10000").split(",")
+    sim_sizes = tuple(  # BENCH_SIMULATED=none: not measured (a --rerun keeps what it had)
+        int(x)
+        for x in env("BENCH_SIMULATED", "10,100" if smoke else "10,100,1000,10000").split(",")
+        if x.isdigit()
     )
     idle_s = float(env("BENCH_IDLE_S", "10" if smoke else "600"))
     recreations = int(env("BENCH_RECREATES", "2" if smoke else "100"))
@@ -439,8 +442,9 @@ def main() -> int:
             results["latency"] = latency_section(pool, events, gw, work, n_lat, pace, project)
         if "3" in sections:
             results["burst"] = burst_section(pool, events, gw, work, sizes, idle_s, project)
-            say("section 3: simulated fleets in process")
-            results["simulated"] = simulate.run(sim_sizes)
+            if sim_sizes:
+                say("section 3: simulated fleets in process")
+                results["simulated"] = simulate.run(sim_sizes)
         node_hosts = nodes.Nodes(client, network, plug.ip, gw, project)
         if "2" in sections:
             results["connect"] = nodes.connect_section(
@@ -465,6 +469,9 @@ def main() -> int:
     results["wall_s"] = time.monotonic() - t_start
     if args.rerun:
         measured = {k: v for k, v in results.items() if k not in ("started", "machine", "wall_s", "smoke")}
+        kept = (previous.get("burst") or {}).get("idle")
+        if "burst" in measured and "idle" not in measured["burst"] and kept:
+            measured["burst"]["idle"] = kept  # not re-measured (BENCH_IDLE_S=0): the earlier run's
         rerun = {"sections": sorted(sections), "started": results["started"], "reason": args.rerun}
         results = {**previous, **measured, "reruns": [*previous.get("reruns", []), rerun]}
     args.out.mkdir(parents=True, exist_ok=True)
