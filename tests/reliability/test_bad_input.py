@@ -278,6 +278,16 @@ def test_pending_requests_and_labels_never_win_a_wrong_approval(
 def test_requested_events_with_junk_payloads_are_survived(tally: Tally, payloads: list[Any]) -> None:
     """device.pair.requested / resolved events carrying junk: logged, reconciled, the loop keeps going."""
     tally.inputs()
+    rpcs = events_through_a_trusted_approver(
+        PolicySettings(project=PROJECT, project_auto=False),
+        [(f"device.pair.{kind}", p) for p in payloads for kind in ("requested", "resolved")],
+    )
+    assert rpcs == []  # nothing pending, no workloads: nothing to act on
+
+
+def events_through_a_trusted_approver(policy: PolicySettings, events: list[tuple[str, Any]]) -> list[Any]:
+    """Run the real approver loop (trusted, no workloads, nothing pending), deliver ``events`` to it, stop
+    it; the RPCs it sent (none is right: there is nothing to act on)."""
     gw = FakeGateway()
     sessions: list[FakeSession] = []
 
@@ -286,7 +296,7 @@ def test_requested_events_with_junk_payloads_are_survived(tally: Tally, payloads
         return sessions[-1]
 
     approver = Approver(
-        Settings(trusted=True, policy=PolicySettings(project=PROJECT, project_auto=False)),
+        Settings(trusted=True, policy=policy),
         session_factory=factory,
         source=FakeSource(()),
         audit=AuditLog("-", stream=io.StringIO()),
@@ -302,14 +312,13 @@ def test_requested_events_with_junk_payloads_are_survived(tally: Tally, payloads
             if sessions:
                 break
             await asyncio.sleep(0.001)
-        for payload in payloads:
-            await sessions[-1].event("device.pair.requested", payload)
-            await sessions[-1].event("device.pair.resolved", payload)
+        for name, payload in events:
+            await sessions[-1].event(name, payload)
         stop.set()
         await asyncio.wait_for(task, 5)
 
     asyncio.run(body())
-    assert gw.rpcs == []  # nothing pending, no workloads: nothing to act on
+    return list(gw.rpcs)
 
 
 # --- YAML config and environment values ---------------------------------------------------------

@@ -13,28 +13,30 @@ Sizes: ``make test`` runs the quick size per property, ``make test-soak`` ten ti
 
 from __future__ import annotations
 
-import asyncio
-import io
 import re
 from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pairing_fixtures import NOW, PROJECT, FakeClient, FakeClock, FakeGateway, FakeSession, FakeSource, paired
+from pairing_fixtures import NOW, PROJECT, paired
 
-from sidecar.approver import Approver
-from sidecar.approver.audit import AuditLog
 from sidecar.errors import PairingError
 from sidecar.gateway.models import PairedDevice
 from sidecar.gateway.node_records import NodePairingList, NodeRequest, NodeResolved
-from sidecar.metrics import Metrics
 from sidecar.policy import Action, History
 from sidecar.policy.nodes import decide_node
-from sidecar.settings import Mode, PolicySettings, Settings
+from sidecar.settings import Mode, PolicySettings
 from sidecar.sources.workloads import Workload
 from tests.reliability.tally import Tally, scale
-from tests.reliability.test_bad_input import IDS, IPS, _ip, json_values, weird_text
+from tests.reliability.test_bad_input import (
+    IDS,
+    IPS,
+    _ip,
+    events_through_a_trusted_approver,
+    json_values,
+    weird_text,
+)
 
 CATEGORY = "bad input"
 FAST = settings(
@@ -145,39 +147,11 @@ def test_node_pairing_payloads_parse_or_raise_a_protocol_error(
 def test_node_events_with_junk_payloads_are_survived(tally: Tally, payloads: list[Any]) -> None:
     """node.pair.requested / resolved events carrying junk: the trusted loop keeps going, acts on nothing."""
     tally.inputs()
-    gw = FakeGateway()
-    sessions: list[FakeSession] = []
-
-    def factory(on_connect: Any, on_event: Any, on_disconnect: Any) -> FakeSession:
-        sessions.append(FakeSession(FakeClient(gw), on_connect, on_event, on_disconnect))
-        return sessions[-1]
-
-    policy = PolicySettings(project=PROJECT, project_auto=False, allow_node_role=True)
-    approver = Approver(
-        Settings(trusted=True, policy=policy),
-        session_factory=factory,
-        source=FakeSource(()),
-        audit=AuditLog("-", stream=io.StringIO()),
-        metrics=Metrics(),
-        clock=FakeClock(),
-        tick_s=0.01,
+    rpcs = events_through_a_trusted_approver(
+        PolicySettings(project=PROJECT, project_auto=False, allow_node_role=True),
+        [(f"node.pair.{kind}", p) for p in payloads for kind in ("requested", "resolved")],
     )
-
-    async def body() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(approver.run(stop))
-        for _ in range(100):
-            if sessions:
-                break
-            await asyncio.sleep(0.001)
-        for payload in payloads:
-            await sessions[-1].event("node.pair.requested", payload)
-            await sessions[-1].event("node.pair.resolved", payload)
-        stop.set()
-        await asyncio.wait_for(task, 5)
-
-    asyncio.run(body())
-    assert gw.rpcs == []  # nothing pending, no workloads: nothing to act on
+    assert rpcs == []  # nothing pending, no workloads: nothing to act on
 
 
 # --- the node policy against an oracle ----------------------------------------------------------
