@@ -116,6 +116,10 @@ main() {
   compose_files
   set_env_line COMPOSE_FILE "$COMPOSE_FILE_LINE" \
     "managed by make up: the compose files in use, so a plain \`docker compose ...\` in compose/ uses them too"
+  if [ -n "${DOCKER_SOCKET_GID:-}" ]; then  # else a printed `docker compose up ...` recreated the sidecar
+    set_env_line DOCKER_SOCKET_GID "$DOCKER_SOCKET_GID" \
+      "managed by make up: the Docker socket's group here, so a plain \`docker compose ...\` keeps the sidecar's access"
+  fi
   log "docker compose up -d --wait (${COMPOSE_FILE_LINE//:/ }; OpenClaw $OPENCLAW_VERSION); compose's own output goes to $CACHE/up.log"
   local t0 since rc=0
   t0=$(date +%s.%N)
