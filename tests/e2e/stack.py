@@ -148,29 +148,25 @@ class ComposeStack:
         files.append(PORTS_OVERRIDE)
         return [arg for f in files for arg in ("-f", str(f))]
 
-    def compose(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+    def compose_result(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """``docker compose <args>`` for this project, isolated from the caller's compose settings."""
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("OPENCLAW_", "COMPOSE_", "DOCKER_SOCKET"))
         }
-        return run(
-            [
-                "docker",
-                "compose",
-                "-p",
-                self.name,
-                "--project-directory",
-                str(COMPOSE_DIR),
-                "--env-file",
-                str(self.env_file),
-                *self.files,
-                *args,
-            ],
-            check=check,
-            timeout=timeout,
-            env=env,
-        )
+        argv = ["docker", "compose", "-p", self.name, "--project-directory", str(COMPOSE_DIR)]
+        argv += ["--env-file", str(self.env_file), *self.files, *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+        proc = self.compose_result(*args, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise StackError(
+                f"docker compose {' '.join(args)} -> exit {proc.returncode}\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
+        return proc.stdout
 
     def up(self, *services: str, wait: bool = True, extra: Sequence[str] = ()) -> None:
         args = ["up", "-d", *extra]
@@ -195,24 +191,7 @@ class ComposeStack:
 
     def logs(self, service: str, *, timestamps: bool = False) -> list[str]:
         args = ["logs", "--no-log-prefix", "--no-color"] + (["--timestamps"] if timestamps else [])
-        proc = subprocess.run(
-            [
-                "docker",
-                "compose",
-                "-p",
-                self.name,
-                "--project-directory",
-                str(COMPOSE_DIR),
-                "--env-file",
-                str(self.env_file),
-                *self.files,
-                *args,
-                service,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        proc = self.compose_result(*args, service, timeout=60)
         return [ANSI.sub("", line) for line in (proc.stdout + proc.stderr).splitlines()]
 
     def container_logs(self, name: str) -> list[str]:

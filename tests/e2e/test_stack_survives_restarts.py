@@ -112,6 +112,67 @@ def test_any_start_order_comes_back_by_itself(stack_factory: Callable[..., Compo
     assert state(stack, "pairing-sidecar")["Running"]
 
 
+LEASE_HELD = "Another Gateway owner lease is still active"
+
+
+def test_a_gateway_killed_hard_is_recreated_at_once_and_never_doubled(
+    stack_factory: Callable[..., ComposeStack],
+) -> None:
+    """kill -9 (or OOM, or an engine crash) leaves OpenClaw 2026.9's owner lease in the state volume.
+
+    The recreate that follows (any `docker compose up` after a change, `--force-recreate`, a release
+    switch) crash-looped for the lease's 5 minutes: the new container's host name was new (#155644). The
+    stack gives the gateway a fixed host name, so the successor reclaims its dead predecessor's lease;
+    and start-gateway.sh's lock keeps a second gateway container off the volume a live one uses.
+    """
+    stack = short_timer_stack(stack_factory)
+    connected_stack(stack)
+    before = connects(stack)
+    old = stack.container_id("openclaw-gateway")
+    run(["docker", "kill", "-s", "KILL", str(old)])
+    stack.compose("up", "-d", "--force-recreate", "--no-deps", "openclaw-gateway")
+    assert stack.container_id("openclaw-gateway") != old
+
+    def healthy_or_refused() -> str | None:
+        if any(LEASE_HELD in line for line in stack.logs("openclaw-gateway")):
+            return "refused"
+        return "healthy" if healthy(stack, "openclaw-gateway") else None
+
+    outcome = wait_for("the recreated gateway", healthy_or_refused, 180, on_fail=stack.diagnostics)
+    assert outcome == "healthy", (
+        f"the recreated gateway waits for its dead predecessor's lease\n{stack.diagnostics()}"
+    )
+    wait_for("the agent reconnected", lambda: connects(stack) > before, 120, on_fail=stack.diagnostics)
+
+    # A second gateway container on the same state volume is refused, and takes nothing over.
+    second = stack.compose_result("run", "--rm", "--no-deps", "-T", "openclaw-gateway", timeout=180)
+    assert second.returncode != 0, second.stdout + second.stderr
+    assert "another gateway container is running on this state volume" in second.stderr, second.stderr
+    # ...while a one-off CLI command in the same service still runs (it takes no lock).
+    cli = stack.compose_result(
+        "run",
+        "--rm",
+        "--no-deps",
+        "-T",
+        "openclaw-gateway",
+        "node",
+        "dist/index.js",
+        "--version",
+        timeout=180,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert stack.images.version in cli.stdout, cli.stdout
+    assert healthy(stack, "openclaw-gateway"), stack.diagnostics()
+    assert not any(LEASE_HELD in line for line in stack.logs("openclaw-gateway")), stack.diagnostics()
+    # The sidecar's socket is still the live gateway's: a new device is approved.
+    stack.remove_agent_identity()
+    stack.up("agent")
+    device = stack.published_device_id()
+    wait_for(
+        "the new device approved", lambda: device in stack.paired_or_empty(), 90, on_fail=stack.diagnostics
+    )
+
+
 def _engine_pid() -> int | None:
     try:
         pid = int((CACHE / "dockerd.pid").read_text().strip())
