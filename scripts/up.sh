@@ -110,6 +110,26 @@ release() {
   fi
 }
 
+# Whether the gateway's latest start was refused for a dead predecessor's owner lease (OpenClaw 2026.9).
+lease_held() {
+  dc logs --tail 30 openclaw-gateway 2>&1 | grep -q "owner lease is still active"
+}
+
+# The lease lasts 5 min after its owner's last heartbeat; the gateway's restart policy retries meanwhile.
+wait_for_lease_expiry() {
+  local deadline=$((SECONDS + 330)) cid status
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    cid=$(dc ps -q openclaw-gateway 2>/dev/null | head -n 1)
+    status=$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid" 2>/dev/null || true)
+    if [ "$status" = healthy ]; then
+      log "the gateway is up: the old lease expired"
+      return 0
+    fi
+    sleep 5
+  done
+  log "the gateway did not come up within 330 s"
+}
+
 main() {
   ensure_env
   release
@@ -125,6 +145,15 @@ main() {
   t0=$(date +%s.%N)
   since=$(python3 -c 'from datetime import datetime, timezone; print(datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))')
   dc up -d --wait --wait-timeout 180 >"$CACHE/up.log" 2>&1 || rc=$?
+  if [ "$rc" != 0 ] && lease_held; then
+    log "the gateway refuses to start: 'Another Gateway owner lease is still active'. A gateway that ended" \
+      "without releasing its lease (kill -9, OOM, engine crash) under another host name left it (the stack" \
+      "now gives the gateway a fixed one; doctor: gateway.owner-lease-held). OpenClaw lets it expire within" \
+      "5 min of that gateway's last heartbeat: waiting for that, then compose up again"
+    wait_for_lease_expiry
+    rc=0
+    dc up -d --wait --wait-timeout 180 >>"$CACHE/up.log" 2>&1 || rc=$?
+  fi
   if [ "$rc" != 0 ]; then
     cat "$CACHE/up.log" >&2
     log "compose up failed (exit $rc); state and last log lines of each service:"

@@ -81,6 +81,7 @@ class Classification:
 
     finding_id: str
     kind: str  # error-a | error-b | auth | scope | origin | device-auth | protocol | starting | state-full
+    #            | owner-lease
     text: str
     request_id: str | None = None
     reason: str | None = None  # error B: not-paired | role-upgrade | scope-upgrade | metadata-upgrade
@@ -174,6 +175,8 @@ def classify(text: str) -> Classification:
 
     if names_full_state(lowered):
         return result("gateway.state-disk-full", "state-full")
+    if "gateway owner lease is still active" in lowered:
+        return result("gateway.owner-lease-held", "owner-lease")
     if "control ui requires device identity" in lowered or dcode == "CONTROL_UI_DEVICE_IDENTITY_REQUIRED":
         return result("error-a.insecure-context", "error-a", control_ui=True)
     if "device identity required" in lowered or dcode == "DEVICE_IDENTITY_REQUIRED":

@@ -94,7 +94,9 @@ def devices(co: Path) -> dict[str, Any]:
     return data
 
 
-def test_every_compose_command_make_up_prints_runs_verbatim(checkout: Path, tmp_path: Path) -> None:
+def test_every_compose_command_make_up_prints_runs_verbatim(
+    checkout: Path, tmp_path: Path, e2e_images: Images
+) -> None:
     up = subprocess.run(
         ["bash", str(checkout / "scripts" / "up.sh")],
         cwd=checkout,
@@ -142,3 +144,48 @@ def test_every_compose_command_make_up_prints_runs_verbatim(checkout: Path, tmp_
     listing = devices(checkout)
     assert listing["pending"] == [], listing
     assert [d["deviceId"] for d in listing["paired"]] == [d["deviceId"] for d in before_listing["paired"]]
+
+    # Day two: the gateway was killed hard (kill -9, OOM, engine crash) holding OpenClaw 2026.9's owner
+    # lease under another host name (a container of an earlier stack version: its id). OpenClaw refuses to
+    # start until the lease expires; `make up` says why and waits for it instead of failing.
+    gateway = compose_in(checkout, "ps", "-q", "openclaw-gateway").strip()
+    subprocess.run(["docker", "kill", "-s", "KILL", gateway], check=True, capture_output=True, timeout=60)
+    volume = json.loads(compose_in(checkout, "config", "--format", "json"))["name"] + "_gateway-state"
+    forge_foreign_lease(e2e_images.pairing, volume, seconds_left=40)
+    again = subprocess.run(
+        ["bash", str(checkout / "scripts" / "up.sh")],
+        cwd=checkout,
+        env=clean_env(OPENCLAW_PAIRING_CACHE=str(tmp_path / "cache"), STORY_TIMEOUT="60"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    printed = again.stdout + again.stderr
+    assert again.returncode == 0, printed[-4000:]
+    assert "'Another Gateway owner lease is still active'" in printed, printed[-4000:]
+    assert "the gateway is up: the old lease expired" in printed, printed[-4000:]
+    assert devices(checkout)["pending"] == []
+
+
+def forge_foreign_lease(image: str, volume: str, seconds_left: int) -> None:
+    """Make the gateway-owner lease in ``volume`` look held by a gateway under another host name.
+
+    Written with Python's sqlite3 in the pairing image (no host path of the volume is assumed). The
+    gateway is stopped; its killed predecessor's row is there (it released nothing).
+    """
+    script = (
+        "import json, sqlite3, time\n"
+        "db = sqlite3.connect('/s/state/openclaw.sqlite')\n"
+        "row = db.execute(\"select payload_json from state_leases where scope='gateway-owner'\").fetchone()\n"
+        "assert row, 'no gateway-owner lease: the killed gateway released it?'\n"
+        "payload = json.loads(row[0]); payload['owner']['host'] = 'c0ffee000000'\n"
+        "now = int(time.time() * 1000)\n"
+        'db.execute("update state_leases set payload_json=?, expires_at=?, heartbeat_at=? '
+        "where scope='gateway-owner'\", (json.dumps(payload), now + SECONDS * 1000, now))\n"
+        "db.commit()\n"
+    ).replace("SECONDS", str(seconds_left))
+    subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000", "-v", f"{volume}:/s",
+         "--entrypoint", "python3", image, "-c", script],
+        check=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip

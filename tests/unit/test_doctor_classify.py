@@ -433,3 +433,37 @@ def test_doctor_log_on_a_full_volume_names_the_volume_and_the_fix(tmp_path: Path
         assert "OPENCLAW_PREPAIR_TIMEOUT" in f.fix
         assert "docker compose up -d" in f.fix
         assert "approve" not in f.fix.replace("approves", "")  # nothing to approve by hand
+
+
+# What the real 2026.9.6 printed when recreated after a kill -9 under a new host name (seen in CI and here).
+LEASE_HELD = [
+    "2026-12-06T09:55:46.040+00:00 Gateway failed to start: Another Gateway owner lease is still active "
+    "for this state directory. Run openclaw gateway status --deep for diagnostics.",
+    "openclaw-gateway-1  | 2026-12-06T10:01:52.575+00:00 Gateway failed to start: Another Gateway owner "
+    "lease is still active for this state directory. Run openclaw gateway status --deep for diagnostics.",
+]
+
+
+@pytest.mark.parametrize("text", LEASE_HELD)
+def test_a_dead_gateways_owner_lease_is_recognised(text: str) -> None:
+    c = classify(text)
+    assert (c.finding_id, c.kind) == ("gateway.owner-lease-held", "owner-lease")
+
+
+def test_doctor_log_on_a_lease_loop_names_the_fixed_host_name_and_the_wait(tmp_path: Path) -> None:
+    log = tmp_path / "gateway.log"
+    log.write_text(
+        "[install-config] installed openclaw.json5 as /home/node/.openclaw/openclaw.json\n"
+        "2026-12-06T09:55:46.036+00:00 [gateway] wrote stability bundle: /home/node/.openclaw/logs/"
+        "stability/openclaw-stability-2026-12-06T09-55-46-031Z-8-gateway.startup_failed.json\n"
+        f"{LEASE_HELD[0]}\n"
+    )
+    opts = DoctorOptions(env={}, log_files=(log,))
+    c, problem = read_error(opts)
+    assert problem is None
+    assert c is not None
+    f = error_finding(c, [], opts)
+    assert (f.id, f.severity) == ("gateway.owner-lease-held", "error")
+    assert "hostname: openclaw-gateway" in f.fix
+    assert "5 min" in f.fix
+    assert "Never delete state/openclaw.sqlite" in f.fix

@@ -92,6 +92,8 @@ def test_gateway_has_state_volume_service_probes_and_token_from_a_secret() -> No
     pod = spec["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 1000
     assert pod["securityContext"]["runAsNonRoot"] is True
+    # OpenClaw 2026.9 reclaims a dead gateway's owner lease only under the same host name (#155644).
+    assert pod["hostname"] == "openclaw-gateway"
     (gateway,) = pod["containers"]
     assert "--bind lan --port 18789" in " ".join(gateway["command"])
     assert env_of(gateway)["OPENCLAW_GATEWAY_TOKEN"]["secretKeyRef"]["name"] == "openclaw-secrets"

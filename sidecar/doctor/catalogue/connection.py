@@ -180,6 +180,25 @@ ENTRIES = (
         "run `cd compose && docker compose up -d` again. See docs/deployment.md, Known limits",
     ),
     Entry(
+        "gateway.owner-lease-held",
+        "error",
+        "connection",
+        "The gateway will not start: a dead gateway's owner lease is still in its state",
+        "OpenClaw 2026.9 records which process owns its state directory: a lease in its SQLite state, "
+        "renewed every 30 s and valid for 5 min. A gateway that ended without releasing it (kill -9, OOM, an "
+        "engine or host crash) leaves it behind, and a successor takes it over at once only under the same "
+        "host name, once it sees the old process is gone. A container's default host name is its id, new on "
+        "every recreate (openclaw/openclaw#155644): the recreated gateway exits with `Another Gateway owner "
+        "lease is still active` and restarts until the lease expires, up to 5 min. It is also what a "
+        "second gateway on the same state directory rightly gets.",
+        "nothing to delete: the lease expires by itself within 5 min of the dead gateway's last heartbeat, "
+        "and `make up` waits for that. To stop it recurring, run the gateway under a fixed host name: this "
+        "project's compose file (`hostname: openclaw-gateway`) and Kubernetes manifest do; add the line to a "
+        "compose file of your own. If another gateway really runs on the same state (`docker ps --filter "
+        "volume=<its state volume>`), stop one of them. Never delete state/openclaw.sqlite* (the paired "
+        "devices)",
+    ),
+    Entry(
         "gateway.unreachable",
         "unchecked",
         "connection",
