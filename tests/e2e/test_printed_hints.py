@@ -53,7 +53,6 @@ def checkout(e2e_images: Images, tmp_path: Path) -> Iterator[Path]:
     (co / "build").mkdir()
     shutil.copy(ROOT / "build" / "images.env", co / "build" / "images.env")
     project = f"{PREFIX}-hints"
-    sock = os.environ.get("DOCKER_SOCKET", "/var/run/docker.sock")
     (co / "compose" / ".env").write_text(
         (ROOT / "compose" / ".env.example").read_text()
         + f"OPENCLAW_GATEWAY_TOKEN=hints-{os.urandom(8).hex()}\n"
@@ -62,7 +61,6 @@ def checkout(e2e_images: Images, tmp_path: Path) -> Iterator[Path]:
         + f"OPENCLAW_GATEWAY_PORT={free_port()}\n"
         + f"COMPOSE_PROJECT_NAME={project}\n"
         + f"OPENCLAW_PAIRING_IMAGE={e2e_images.pairing}\n"
-        + f"DOCKER_SOCKET_GID={os.stat(sock).st_gid if os.path.exists(sock) else 0}\n"
     )
     try:
         yield co
@@ -132,6 +130,15 @@ def test_every_compose_command_make_up_prints_runs_verbatim(
 
     after = compose_in(checkout, "ps", "-q", "agent").strip()
     assert after
+    # The sidecar kept the Docker socket's group through the hints (0515b1d: a printed `docker compose up`
+    # recreated it with group 0 once the socket's group was not 0, e.g. 105 here after an engine start).
+    gid = str(os.stat("/var/run/docker.sock").st_gid)
+    assert re.search(rf"^DOCKER_SOCKET_GID={gid}$", env_file, re.M), env_file
+    sidecar = compose_in(checkout, "ps", "-q", "pairing-sidecar").strip()
+    inspected = json.loads(
+        subprocess.run(["docker", "inspect", sidecar], capture_output=True, text=True).stdout
+    )
+    assert inspected[0]["HostConfig"]["GroupAdd"] == [gid], inspected[0]["HostConfig"]["GroupAdd"]
     assert after != before, "the recreate hint did not recreate the agent"
 
     def connected() -> bool:
