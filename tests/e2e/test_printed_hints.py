@@ -92,17 +92,22 @@ def devices(co: Path) -> dict[str, Any]:
     return data
 
 
-def test_every_compose_command_make_up_prints_runs_verbatim(
-    checkout: Path, tmp_path: Path, e2e_images: Images
-) -> None:
-    up = subprocess.run(
+def make_up(checkout: Path, tmp_path: Path, *, story_timeout: int) -> subprocess.CompletedProcess[str]:
+    """scripts/up.sh (what `make up` runs after building images) in the copy, as a user's shell would."""
+    return subprocess.run(
         ["bash", str(checkout / "scripts" / "up.sh")],
         cwd=checkout,
-        env=clean_env(OPENCLAW_PAIRING_CACHE=str(tmp_path / "cache"), STORY_TIMEOUT="150"),
+        env=clean_env(OPENCLAW_PAIRING_CACHE=str(tmp_path / "cache"), STORY_TIMEOUT=str(story_timeout)),
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def test_every_compose_command_make_up_prints_runs_verbatim(
+    checkout: Path, tmp_path: Path, e2e_images: Images
+) -> None:
+    up = make_up(checkout, tmp_path, story_timeout=150)
     printed = up.stdout + up.stderr
     assert up.returncode == 0, printed[-4000:]
     env_file = (checkout / "compose" / ".env").read_text()
@@ -159,14 +164,7 @@ def test_every_compose_command_make_up_prints_runs_verbatim(
     subprocess.run(["docker", "kill", "-s", "KILL", gateway], check=True, capture_output=True, timeout=60)
     volume = json.loads(compose_in(checkout, "config", "--format", "json"))["name"] + "_gateway-state"
     forge_foreign_lease(e2e_images.pairing, volume, seconds_left=40)
-    again = subprocess.run(
-        ["bash", str(checkout / "scripts" / "up.sh")],
-        cwd=checkout,
-        env=clean_env(OPENCLAW_PAIRING_CACHE=str(tmp_path / "cache"), STORY_TIMEOUT="60"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    again = make_up(checkout, tmp_path, story_timeout=60)
     printed = again.stdout + again.stderr
     assert again.returncode == 0, printed[-4000:]
     assert "'Another Gateway owner lease is still active'" in printed, printed[-4000:]

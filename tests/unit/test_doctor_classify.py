@@ -12,6 +12,7 @@ import pytest
 
 from sidecar.doctor.classify import classify, last_error_in
 from sidecar.doctor.diagnose import error_finding, read_error
+from sidecar.doctor.finding import Finding
 from sidecar.doctor.options import DoctorOptions
 
 RID = "4aba016b-d7c9-4340-95a8-164716a73646"
@@ -423,10 +424,7 @@ def test_doctor_log_on_a_full_volume_names_the_volume_and_the_fix(tmp_path: Path
         DoctorOptions(env={}, log_files=(log,)),
         DoctorOptions(env={}, error_text=STATE_FULL[6]),
     ):
-        c, problem = read_error(opts)
-        assert problem is None
-        assert c is not None
-        f = error_finding(c, [], opts)
+        f = finding_of(opts)
         assert (f.id, f.severity) == ("gateway.state-disk-full", "error")
         assert "docker compose exec openclaw-gateway df -h /home/node/.openclaw" in f.fix
         assert "gateway-state" in f.fix
@@ -458,12 +456,16 @@ def test_doctor_log_on_a_lease_loop_names_the_fixed_host_name_and_the_wait(tmp_p
         "stability/openclaw-stability-2026-12-06T09-55-46-031Z-8-gateway.startup_failed.json\n"
         f"{LEASE_HELD[0]}\n"
     )
-    opts = DoctorOptions(env={}, log_files=(log,))
-    c, problem = read_error(opts)
-    assert problem is None
-    assert c is not None
-    f = error_finding(c, [], opts)
+    f = finding_of(DoctorOptions(env={}, log_files=(log,)))
     assert (f.id, f.severity) == ("gateway.owner-lease-held", "error")
     assert "hostname: openclaw-gateway" in f.fix
     assert "5 min" in f.fix
     assert "Never delete state/openclaw.sqlite" in f.fix
+
+
+def finding_of(opts: DoctorOptions) -> Finding:
+    """What doctor reports for the error its options point at (``--log`` or ``--error``)."""
+    c, problem = read_error(opts)
+    assert problem is None
+    assert c is not None
+    return error_finding(c, [], opts)
