@@ -194,9 +194,9 @@ ENTRIES = (
         "nothing to delete: the lease expires by itself within 5 min of the dead gateway's last heartbeat, "
         "and `make up` waits for that. To stop it recurring, run the gateway under a fixed host name: this "
         "project's compose file (`hostname: openclaw-gateway`) and Kubernetes manifest do; add the line to a "
-        "compose file of your own. If another gateway really runs on the same state (`docker ps --filter "
-        "volume=<its state volume>`), stop one of them. Never delete state/openclaw.sqlite* (the paired "
-        "devices)",
+        "compose file of your own. If another gateway really runs on the same state (this project's stack: "
+        "`docker ps --filter volume=openclaw-pairing_gateway-state`), stop one of them. Never delete "
+        "state/openclaw.sqlite* (the paired devices)",
     ),
     Entry(
         "gateway.unreachable",
